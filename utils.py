@@ -1,0 +1,214 @@
+"""Shared helpers: safe reading of old pickles, class-embedding files, atomic writes.
+
+Model building (`ARCHITECTURES`, `build_network`), losses and schedules are re-exported
+further below so that code written against the original `utils` module keeps working.
+"""
+
+import contextlib
+import io
+import os
+import pickle
+import sys
+import tempfile
+
+import numpy as np
+
+# ---------------------------------------------------------------------------
+# Errors for the command line
+# ---------------------------------------------------------------------------
+
+
+def exit_with_error(message, code=1):
+    """Print one line to stderr and exit: what the scripts do with bad input (no traceback)."""
+    print("error: {}".format(message), file=sys.stderr)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def cli_errors():
+    """Turn the `ValueError`s and `OSError`s raised by bad input into a one-line error and exit 1."""
+    try:
+        yield
+    except (ValueError, OSError, KeyError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        exit_with_error(str(message).splitlines()[0] if str(message) else type(e).__name__)
+
+
+# ---------------------------------------------------------------------------
+# Atomic writes: nothing already on disk is lost or half-written on failure
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp_path)
+        raise
+
+
+# ---------------------------------------------------------------------------
+# Restricted unpickling of old files
+# ---------------------------------------------------------------------------
+
+# The only globals an embedding or feature pickle of the original release needs: numpy arrays,
+# numpy scalars and dtypes. Everything else (os.system, builtins.eval, ...) is refused.
+_SAFE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "complex"),
+    ("builtins", "slice"),
+    ("collections", "OrderedDict"),
+    ("_codecs", "encode"),  # used by Python 2 pickles of numpy arrays
+}
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that admits only numpy arrays, numpy scalars and plain containers."""
+
+    def find_class(self, module, name):
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            "refusing to load {}.{}: only numpy arrays and plain containers are allowed".format(module, name)
+        )
+
+
+def safe_pickle_load(path):
+    """Load a pickle file through `RestrictedUnpickler` (also reads Python 2 pickles)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return RestrictedUnpickler(io.BytesIO(data)).load()
+    except UnicodeDecodeError:
+        return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError) as e:
+        raise ValueError("{}: cannot read pickle: {}".format(path, e)) from None
+
+
+# ---------------------------------------------------------------------------
+# Class-embedding files: the original pickle dict, or the same as a numpy archive
+# ---------------------------------------------------------------------------
+
+
+def _label_array(labels):
+    """Labels as a numpy array that round-trips through .npz without pickling."""
+    labels = list(labels)
+    if all(isinstance(l, (int, np.integer)) for l in labels):
+        return np.asarray(labels, dtype=np.int64)
+    return np.asarray([str(l) for l in labels])
+
+
+def save_class_embedding(path, embedding, ind2label):
+    """Write class embeddings to `path` (`.pickle`/`.pkl`: the original dict; `.npz`: numpy archive).
+
+    Both hold `embedding` (one row per class), `ind2label` (the class id of each row) and,
+    in the pickle, `label2ind` (the inverse mapping), exactly as the original release did.
+    """
+    embedding = np.asarray(embedding)
+    ind2label = [l.item() if isinstance(l, np.generic) else l for l in ind2label]
+    if embedding.ndim != 2 or embedding.shape[0] != len(ind2label):
+        raise ValueError(
+            "embedding of shape {} does not match {} class labels".format(embedding.shape, len(ind2label))
+        )
+    ext = os.path.splitext(path)[1].lower()
+    with atomic_write(path) as f:
+        if ext == ".npz":
+            np.savez(f, embedding=embedding, ind2label=_label_array(ind2label))
+        else:
+            record = {
+                "embedding": embedding,
+                "ind2label": ind2label,
+                "label2ind": {lbl: i for i, lbl in enumerate(ind2label)},
+            }
+            pickle.dump(record, f, protocol=4)
+
+
+def load_class_embedding(path):
+    """Read a class-embedding file written by `save_class_embedding` or by the original release.
+
+    Returns a dict with `embedding` (float ndarray, one row per class), `ind2label` (list) and
+    `label2ind` (dict). Pickles are read through the restricted unpickler.
+    """
+    if not os.path.isfile(path):
+        raise ValueError("{}: no such embedding file".format(path))
+    if os.path.splitext(path)[1].lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                embedding = archive["embedding"]
+                ind2label = archive["ind2label"].tolist()
+        except (KeyError, ValueError, OSError) as e:
+            raise ValueError("{}: not a class-embedding archive ({})".format(path, e)) from None
+    else:
+        record = safe_pickle_load(path)
+        if not isinstance(record, dict) or "embedding" not in record:
+            raise ValueError("{}: not a class-embedding file (expected a dict with 'embedding')".format(path))
+        embedding = np.asarray(record["embedding"])
+        if "ind2label" in record:
+            ind2label = list(record["ind2label"])
+        elif "label2ind" in record:
+            ind2label = [lbl for lbl, _ in sorted(record["label2ind"].items(), key=lambda kv: kv[1])]
+        else:
+            ind2label = list(range(len(embedding)))
+    if embedding.ndim != 2 or len(ind2label) != embedding.shape[0]:
+        raise ValueError("{}: embedding shape {} does not match {} labels".format(path, embedding.shape, len(ind2label)))
+    return {
+        "embedding": embedding,
+        "ind2label": ind2label,
+        "label2ind": {lbl: i for i, lbl in enumerate(ind2label)},
+    }
+
+
+# ---------------------------------------------------------------------------
+# Feature dumps: {'feat': {image_id: vector}} (pickle) or an .npz with `feat` (+ optional `ids`)
+# ---------------------------------------------------------------------------
+
+
+def save_features(path, features, ids=None):
+    """Write image features in the original dump layout `{'feat': {index: vector}}` or as `.npz`."""
+    features = np.asarray(features)
+    ids = list(range(len(features))) if ids is None else list(ids)
+    with atomic_write(path) as f:
+        if os.path.splitext(path)[1].lower() == ".npz":
+            np.savez(f, feat=features, ids=_label_array(ids))
+        else:
+            pickle.dump({"feat": {i: v for i, v in zip(ids, features)}}, f, protocol=4)
+
+
+def load_features(path):
+    """Read a feature dump; returns `(ids, features)` with features as a 2-D float array."""
+    if not os.path.isfile(path):
+        raise ValueError("{}: no such feature file".format(path))
+    if os.path.splitext(path)[1].lower() == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            if "feat" not in archive:
+                raise ValueError("{}: no array named 'feat' in the archive".format(path))
+            feat = archive["feat"]
+            ids = archive["ids"].tolist() if "ids" in archive else list(range(len(feat)))
+        return ids, np.asarray(feat)
+    record = safe_pickle_load(path)
+    if not isinstance(record, dict) or "feat" not in record:
+        raise ValueError("{}: not a feature dump (expected a dict with 'feat')".format(path))
+    feat = record["feat"]
+    if isinstance(feat, dict):
+        ids = list(feat.keys())
+        return ids, np.stack([np.asarray(feat[i]).ravel() for i in ids]) if ids else np.zeros((0, 0))
+    feat = np.asarray(feat)
+    return list(range(len(feat))), feat
