@@ -212,3 +212,10 @@ def load_features(path):
         return ids, np.stack([np.asarray(feat[i]).ravel() for i in ids]) if ids else np.zeros((0, 0))
     feat = np.asarray(feat)
     return list(range(len(feat))), feat
+
+
+# ---------------------------------------------------------------------------
+# Model zoo (models/): architectures by their original names
+# ---------------------------------------------------------------------------
+
+from models import ARCHITECTURES, L2Normalize, build_network, get_custom_objects, l2norm  # noqa: E402,F401
