@@ -215,7 +215,30 @@ def load_features(path):
 
 
 # ---------------------------------------------------------------------------
-# Model zoo (models/): architectures by their original names
+# Lazy re-exports: model zoo (models/), losses, metrics and schedules, as the original `utils`
+# exported them. Lazy, so that scripts which only need the I/O above never import Keras.
+# To re-export a name, add it to `_LAZY_EXPORTS` (name -> module).
 # ---------------------------------------------------------------------------
 
-from models import ARCHITECTURES, L2Normalize, build_network, get_custom_objects, l2norm  # noqa: E402,F401
+_LAZY_EXPORTS = {
+    "ARCHITECTURES": "models",
+    "L2Normalize": "models",
+    "build_network": "models",
+    "get_custom_objects": "models",
+    "l2norm": "models",
+}
+
+
+def __getattr__(name):
+    module_name = _LAZY_EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError("module 'utils' has no attribute {!r}".format(name))
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_EXPORTS))
