@@ -68,6 +68,78 @@ def _fashion_mnist(data_root, classes, **kwargs):
     return FashionMNISTGenerator(data_root, classes, **kwargs)
 
 
+def _file_dataset(module, class_name, zoom=None, **defaults):
+    """Factory of a file dataset class; `defaults` are overridden by suffix and caller keyword arguments.
+
+    `zoom`: the random scale range of the original's default set-up; "-large" (which sets
+    `default_target_size`) turns random scaling off, as in the original.
+    """
+
+    def factory(data_root, classes, name=None, **kwargs):
+        import importlib
+
+        cls = getattr(importlib.import_module("." + module, __name__), class_name)
+        options = dict(defaults)
+        if zoom is not None and "randzoom_range" not in kwargs:
+            options["randzoom_range"] = None if "default_target_size" in kwargs else zoom
+        options.update(kwargs)
+        return cls(data_root, classes, **options)
+
+    return factory
+
+
+def _with_stats(key, factory):
+    """Use the dataset's channel statistics of the original README unless a suffix set others."""
+
+    def wrapped(data_root, classes, **kwargs):
+        if "mean" not in kwargs and "std" not in kwargs:
+            kwargs["mean"], kwargs["std"] = DATASET_STATS[key]
+        return factory(data_root, classes, **kwargs)
+
+    return wrapped
+
+
+def _cub(data_root, classes, name="cub", **kwargs):
+    """CUB: NAB-large settings with CUB statistics; "CUB-subN": split file `train_test_split_N.txt`,
+    training images repeated 30 // N times per epoch."""
+    options = {"cropsize": (448, 448), "default_target_size": 512, "randzoom_range": None}
+    if name.startswith("cub-sub"):
+        try:
+            samples_per_class = int(name[len("cub-sub"):])
+        except ValueError:
+            raise ValueError("unknown dataset {!r}: expected CUB-sub<number of samples per class>".format(name)) from None
+        if samples_per_class < 1:
+            raise ValueError("CUB-sub needs a positive number of samples per class, got {}".format(samples_per_class))
+        options["split_file"] = "train_test_split_{}.txt".format(samples_per_class)
+        options["train_repeats"] = max(30 // samples_per_class, 1)
+    options.update(kwargs)
+    options.setdefault("mean", DATASET_STATS["cub"][0])
+    options.setdefault("std", DATASET_STATS["cub"][1])
+    from .nab import NABGenerator
+
+    return NABGenerator(data_root, classes, "images", **options)
+
+
+def _inat(data_root, classes, name="inat", **kwargs):
+    """iNat 2018, optionally restricted to a super-category ("iNat_Aves")."""
+    from .inat import INatGenerator
+
+    if "default_target_size" not in kwargs and "randzoom_range" not in kwargs:
+        kwargs["randzoom_range"] = (256, 480)
+    supercategory = name[len("inat_"):] if name.startswith("inat_") else None
+    return INatGenerator(data_root, supercategory=supercategory, classes=classes, **kwargs)
+
+
+def _inat2019(data_root, classes, name=None, **kwargs):
+    from .inat import INatGenerator
+
+    if "mean" not in kwargs and "std" not in kwargs:
+        kwargs["mean"], kwargs["std"] = DATASET_STATS["inat2019"]
+    if "default_target_size" not in kwargs and "randzoom_range" not in kwargs:
+        kwargs["randzoom_range"] = (256, 480)
+    return INatGenerator(data_root, "train2019.json", "val2019.json", classes=classes, **kwargs)
+
+
 DATASETS = {
     "cifar-10": _cifar10,
     "cifar-100": _cifar100,
@@ -77,6 +149,19 @@ DATASETS = {
     "cifar-100-b-consec": _cifar100_part(50, 100, True),
     "digits": _digits,
     "fashion-mnist": _fashion_mnist,
+    "ilsvrc": _file_dataset("ilsvrc", "ILSVRCGenerator", zoom=(256, 480)),
+    "nab": _file_dataset("nab", "NABGenerator", zoom=(256, 480), img_dir="images"),
+    "cub": _cub,
+    "cub-sub": _cub,
+    "cars": _file_dataset("cars", "CarsGenerator"),
+    "flowers": _file_dataset("flowers", "FlowersGenerator"),
+    "inat": _inat,
+    "inat2019": _inat2019,
+    "mit67scenes": _with_stats("mit67scenes", _file_dataset(
+        "subdirectory", "SubDirectoryGenerator", img_dir="Images", train_list="TrainImages.txt",
+        test_list="TestImages.txt")),
+    "ucmlu": _with_stats("ucmlu", _file_dataset("subdirectory", "SubDirectoryGenerator")),
+    "resisc45": _with_stats("resisc45", _file_dataset("subdirectory", "SubDirectoryGenerator")),
 }
 
 # Datasets that ignore the "-ilsvrcmean", "-caffe" and "-large" suffixes (they are not image files).
@@ -141,3 +226,26 @@ def get_data_generator(dataset, data_root=None, classes=None, **kwargs):
     else:
         suffix_kwargs["name"] = base
     return factory(data_root, classes, **{**suffix_kwargs, **kwargs})
+
+
+_GENERATOR_CLASSES = {
+    "CifarGenerator": "cifar",
+    "ILSVRCGenerator": "ilsvrc",
+    "NABGenerator": "nab",
+    "CarsGenerator": "cars",
+    "FlowersGenerator": "flowers",
+    "INatGenerator": "inat",
+    "SubDirectoryGenerator": "subdirectory",
+    "DigitsGenerator": "digits",
+    "FashionMNISTGenerator": "fashion_mnist",
+    "FileDatasetGenerator": "files",
+}
+
+
+def __getattr__(name):
+    # The original exported the dataset classes from the package; import their modules on first use.
+    if name in _GENERATOR_CLASSES:
+        import importlib
+
+        return getattr(importlib.import_module("." + _GENERATOR_CLASSES[name], __name__), name)
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

@@ -435,3 +435,12 @@ def select_classes(X_train, y_train, X_test, y_test, classes=None, reenumerate=T
     mask_train, y_train = restrict_classes(y_train, class_indices)
     mask_test, y_test = restrict_classes(y_test, class_indices)
     return X_train[mask_train], y_train, X_test[mask_test], y_test, list(classes), class_indices
+
+
+def __getattr__(name):
+    # `from datasets.common import FileDatasetGenerator` as in the original; defined in .files
+    if name == "FileDatasetGenerator":
+        from .files import FileDatasetGenerator
+
+        return FileDatasetGenerator
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

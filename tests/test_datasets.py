@@ -261,6 +261,10 @@ def test_sequence_with_workers_in_fit_and_predict(use_multiprocessing):
     model = keras.Sequential([keras.Input(gen.image_shape), keras.layers.Flatten(), keras.layers.Dense(10)])
     x_plain, _ = _collect(gen.test_sequence(batch_size=300))
     np.testing.assert_allclose(model.predict(seq, verbose=0), model.predict(x_plain, verbose=0), rtol=1e-5, atol=1e-5)
+    # augmented batches made by workers are those the main process makes: no shared random state
+    augmented = gen.train_sequence(batch_size=100, seed=7, workers=2, use_multiprocessing=use_multiprocessing)
+    x_main = np.concatenate([augmented[i][0] for i in range(len(augmented))])
+    np.testing.assert_allclose(model.predict(augmented, verbose=0), model.predict(x_main, verbose=0), rtol=1e-5, atol=1e-5)
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     train = gen.train_sequence(batch_size=128, workers=2, use_multiprocessing=use_multiprocessing)
     history = model.fit(train, epochs=2, verbose=0)

@@ -1,0 +1,429 @@
+"""Datasets of image files: decoding with PIL, resizing, cropping and augmentation per image.
+
+Images are decoded in the workers of the `DataSequence` (threads or processes: `workers`,
+`use_multiprocessing`). When an image is to be shrunk, JPEG draft mode decodes it directly at a
+reduced scale (1/2, 1/4 or 1/8), which is much faster than decoding it at full size.
+
+A corrupt, truncated or missing image does not stop a long run: it is reported once per file with
+a `UserWarning` naming the file (and listed in `corrupt_files` of the process that hit it) and
+replaced by a blank image (the mean colour, i.e. zeros after normalization); its label is kept.
+"""
+
+import os
+import warnings
+
+import numpy as np
+import PIL.Image
+
+from . import augment as aug
+from .common import DataSequence, check_classes_present, flow, normalize_class_list
+
+try:
+    from tqdm import tqdm
+except ImportError:  # pragma: no cover
+    def tqdm(iterable, **kwargs):
+        return iterable
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+DEFAULT_RANDERASE_PARAMS = {"sl": 0.02, "sh": 0.4, "r1": 0.3, "r2": 1.0 / 0.3}
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
+
+
+def _pair(size, name):
+    """An int or a pair -> (width, height) of ints."""
+    if isinstance(size, (int, np.integer)):
+        return int(size), int(size)
+    try:
+        width, height = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ValueError("{} must be an int or a pair (width, height), got {!r}".format(name, size)) from None
+    return width, height
+
+
+def scaled_size(image_size, target_size):
+    """(width, height) after resizing an image of `image_size` to `target_size`.
+
+    An int target is the length of the shorter side (aspect ratio kept); a pair is (width, height).
+    """
+    width, height = image_size
+    if isinstance(target_size, (int, np.integer)):
+        if width < height:
+            return int(target_size), max(1, int(round(height * target_size / width)))
+        return max(1, int(round(width * target_size / height))), int(target_size)
+    return _pair(target_size, "target_size")
+
+
+def load_image(path, target_size=-1):
+    """Decode an image file as RGB PIL image, resized to `target_size` (-1: original size).
+
+    JPEGs that are shrunk by at least half are decoded in draft mode at the smallest DCT scale that
+    is still at least as large as the target.
+    """
+    img = PIL.Image.open(path)
+    if target_size is not None and not (isinstance(target_size, (int, np.integer)) and target_size <= 0):
+        size = scaled_size(img.size, target_size)
+        if img.format == "JPEG" and size[0] * 2 <= img.size[0] and size[1] * 2 <= img.size[1]:
+            img.draft("RGB", size)
+        img = img.convert("RGB")
+        if img.size != size:
+            img = img.resize(size, PIL.Image.BILINEAR)
+        return img
+    return img.convert("RGB")
+
+
+class FileDatasetGenerator:
+    """Base class of datasets given as image files (the original `FileDatasetGenerator`).
+
+    Subclasses fill `classes`, `class_indices`, `train_img_files`, `test_img_files`, `_train_labels`,
+    `_test_labels` and call `_compute_stats(mean, std)`.
+
+    Arguments:
+        root_dir: root directory of the dataset.
+        cropsize: (width, height) of the crops in a batch (images smaller than that are padded by reflection).
+        default_target_size: size images are resized to before cropping: an int for the shorter side,
+            a pair (width, height), or -1 to keep their size.
+        randzoom_range: random scale augmentation: (min, max) of the shorter side in pixels (ints) or
+            relative to the target size (floats); None: off.
+        randrot_max: largest random rotation in degrees (0: off).
+        distort_colors: random colour distortion for training images.
+        colordistort_params: keyword arguments of `augment.distort_color`.
+        randerase_prob: probability of random erasing (applied to the crop).
+        randerase_params: `sl`, `sh` (area fraction range), `r1`, `r2` (aspect ratio range).
+        color_mode: "rgb" or "bgr" (batches in BGR order; `mean`/`std` are always given in RGB).
+        train_repeats: passes over the training images per epoch of `train_sequence`.
+    """
+
+    def __init__(
+        self,
+        root_dir,
+        cropsize=(224, 224),
+        default_target_size=-1,
+        randzoom_range=None,
+        randrot_max=0,
+        distort_colors=False,
+        colordistort_params=None,
+        randerase_prob=0.0,
+        randerase_params=None,
+        color_mode="rgb",
+        train_repeats=1,
+    ):
+        if root_dir is None or not os.path.isdir(root_dir):
+            raise ValueError("{}: dataset root directory not found".format(root_dir))
+        self.root_dir = root_dir
+        self.cropsize = _pair(cropsize, "cropsize") if cropsize is not None else None
+        self.default_target_size = default_target_size
+        if randzoom_range is not None and (len(randzoom_range) != 2 or randzoom_range[0] > randzoom_range[1]):
+            raise ValueError("randzoom_range must be a pair (min, max), got {!r}".format(randzoom_range))
+        self.randzoom_range = randzoom_range
+        self.randrot_max = float(randrot_max)
+        self.distort_colors = bool(distort_colors)
+        self.colordistort_params = dict(colordistort_params or {})
+        if not 0.0 <= randerase_prob <= 1.0:
+            raise ValueError("randerase_prob must be in [0, 1], got {!r}".format(randerase_prob))
+        self.randerase_prob = float(randerase_prob)
+        self.randerase_params = dict(DEFAULT_RANDERASE_PARAMS, **(randerase_params or {}))
+        if color_mode.lower() not in ("rgb", "bgr"):
+            raise ValueError("color_mode must be 'rgb' or 'bgr', got {!r}".format(color_mode))
+        self.color_mode = color_mode.lower()
+        self.train_repeats = int(train_repeats)
+        self.classes = []
+        self.class_indices = {}
+        self.train_img_files = []
+        self.test_img_files = []
+        self._train_labels = []
+        self._test_labels = []
+        self.corrupt_files = set()
+        self.mean = self.std = None
+        warnings.filterwarnings("ignore", ".*[Cc]orrupt EXIF data.*", UserWarning)
+
+    # --- set-up helpers for subclasses ------------------------------------------------
+
+    def _set_classes(self, requested, available, dataset_name):
+        """`classes` and `class_indices`: the requested classes in the given order, or all available ones."""
+        requested = normalize_class_list(requested)
+        available = list(available)
+        if requested is not None and available and all(isinstance(c, str) for c in available):
+            requested = [str(c) for c in requested]  # e.g. numeric folder names read from a class list
+        elif requested is not None and available and all(isinstance(c, (int, np.integer)) for c in available):
+            requested = [int(c) if isinstance(c, str) and c.strip().lstrip("-").isdigit() else c for c in requested]
+        if requested is None:
+            self.classes = list(available)
+        else:
+            check_classes_present(requested, available, dataset_name)
+            self.classes = requested
+        self.class_indices = {c: i for i, c in enumerate(self.classes)}
+
+    def _finish(self, mean, std):
+        """Convert the file lists and labels, report the size, and set the channel statistics."""
+        self._train_labels = np.asarray(self._train_labels, dtype=np.int64)
+        self._test_labels = np.asarray(self._test_labels, dtype=np.int64)
+        if self.num_train == 0:
+            raise ValueError("{}: no training images found".format(self.root_dir))
+        print("Found {} training and {} validation images from {} classes.".format(
+            self.num_train, self.num_test, self.num_classes))
+        self._compute_stats(mean, std)
+
+    def _compute_stats(self, mean=None, std=None):
+        """Store the channel mean and std (RGB, 0..255); compute what is not given from the training images.
+
+        As the original: the mean of the per-image channel means, and the square root of the sum of
+        per-image mean squared deviations divided by (number of images - 1).
+        """
+        if mean is None:
+            total = np.zeros(3)
+            for fn in tqdm(self.train_img_files, desc="Computing channel mean"):
+                total += np.asarray(self._read_or_blank(fn, -1), dtype=np.float64).mean(axis=(0, 1))
+            mean = total / len(self.train_img_files)
+            print("Channel-wise mean:               {}".format(mean))
+        self.mean = np.asarray(mean, dtype=np.float32).reshape(3)
+        if std is None:
+            total = np.zeros(3)
+            for fn in tqdm(self.train_img_files, desc="Computing channel variance"):
+                img = np.asarray(self._read_or_blank(fn, -1), dtype=np.float64)
+                total += np.mean((img - self.mean) ** 2, axis=(0, 1))
+            std = np.sqrt(total / max(len(self.train_img_files) - 1, 1))
+            print("Channel-wise standard deviation: {}".format(std))
+        self.std = np.asarray(std, dtype=np.float32).reshape(3)
+        if np.any(self.std <= 0):
+            raise ValueError("channel standard deviations must be positive, got {}".format(self.std))
+
+    # --- loading one image ----------------------------------------------------------------
+
+    def _read_or_blank(self, filename, target_size):
+        """The image as PIL RGB image, or a mean-coloured blank image (and a warning) if unreadable."""
+        try:
+            return load_image(filename, target_size)
+        except _DECODE_ERRORS as e:
+            if filename not in self.corrupt_files:
+                self.corrupt_files.add(filename)
+                warnings.warn("cannot read image {} ({}); using a blank image instead".format(filename, e))
+            if isinstance(target_size, (int, np.integer)) and target_size <= 0:
+                size = self.cropsize or (1, 1)
+            else:
+                size = scaled_size((1, 1), target_size)
+            colour = tuple(int(round(c)) for c in (self.mean if self.mean is not None else (0, 0, 0)))
+            return PIL.Image.new("RGB", size, colour)
+
+    def _target_size(self, target_size, randzoom, rng, filename):
+        """The size to resize to, with random scale augmentation if requested."""
+        if target_size is None:
+            target_size = self.default_target_size
+        if not (randzoom and self.randzoom_range is not None):
+            return target_size
+        low, high = self.randzoom_range
+        if isinstance(low, float) or isinstance(high, float):
+            factor = rng.uniform(low, high)
+            if isinstance(target_size, (int, np.integer)) and target_size <= 0:
+                with PIL.Image.open(filename) as img:  # relative to the original size: read the header only
+                    target_size = img.size
+            if isinstance(target_size, (int, np.integer)):
+                return max(1, int(round(target_size * factor)))
+            return tuple(max(1, int(round(s * factor))) for s in target_size)
+        return int(rng.integers(low, high)) if high > low else int(low)
+
+    def _load_transformed(self, filename, rng, target_size, randzoom, randrot):
+        """Decode, resize (with random scale) and rotate one image; returns a PIL RGB image."""
+        try:
+            size = self._target_size(target_size, randzoom, rng, filename)
+        except _DECODE_ERRORS:
+            size = target_size if target_size is not None else self.default_target_size
+        img = self._read_or_blank(filename, size)
+        if randrot and self.randrot_max > 0:
+            img = img.rotate(rng.uniform(-self.randrot_max, self.randrot_max), PIL.Image.BILINEAR)
+        return img
+
+    @staticmethod
+    def _crop(img, cropsize, rng, randcrop):
+        """Crop a PIL image to (width, height) = `cropsize` at a random or the central position; a side
+        shorter than the crop is padded by reflection instead. Returns float32 (h, w, 3) in 0..255."""
+        crop_w, crop_h = cropsize
+        width, height = img.size
+        x0 = (int(rng.integers(width - crop_w + 1)) if randcrop else (width - crop_w) // 2) if width > crop_w else 0
+        y0 = (int(rng.integers(height - crop_h + 1)) if randcrop else (height - crop_h) // 2) if height > crop_h else 0
+        if width > crop_w or height > crop_h:
+            img = img.crop((x0, y0, x0 + min(crop_w, width), y0 + min(crop_h, height)))
+        arr = np.asarray(img, dtype=np.float32)
+        pads = []
+        for have, want in ((arr.shape[0], crop_h), (arr.shape[1], crop_w)):
+            extra = max(want - have, 0)
+            before = int(rng.integers(extra + 1)) if randcrop else extra // 2
+            pads.append((before, extra - before))
+        if any(p for pad in pads for p in pad):
+            arr = np.pad(arr, pads + [(0, 0)], "reflect")
+        return arr
+
+    # --- batches -------------------------------------------------------------------------
+
+    def compose_batch(
+        self,
+        filenames,
+        rng=None,
+        cropsize=None,
+        randcrop=False,
+        target_size=None,
+        normalize=True,
+        hflip=False,
+        vflip=False,
+        randzoom=False,
+        randrot=False,
+        colordistort=False,
+        randerase=False,
+        data_format=None,
+    ):
+        """A batch (float32, NHWC unless `data_format='channels_first'`) of the given image files.
+
+        Each image is resized (`target_size`, default `default_target_size`; `randzoom` for random
+        scale), optionally rotated, cropped to `cropsize` (random position if `randcrop`, else central;
+        `None`: the median size of the batch), colour-distorted, normalized, flipped and erased.
+        """
+        rng = aug.as_generator(rng)
+        images = [self._load_transformed(fn, rng, target_size, randzoom, randrot) for fn in filenames]
+        if cropsize is None:
+            cropsize = (int(np.median([img.size[0] for img in images])), int(np.median([img.size[1] for img in images])))
+        cropsize = _pair(cropsize, "cropsize")
+        crops = [self._crop(img, cropsize, rng, randcrop) for img in images]
+        if colordistort:
+            crops = [aug.distort_color(c, rng, **self.colordistort_params) for c in crops]
+        batch = np.stack(crops) if crops else np.zeros((0, cropsize[1], cropsize[0], 3), np.float32)
+        if normalize:
+            batch -= self.mean
+            batch /= self.std
+        if self.color_mode == "bgr":
+            batch = batch[..., ::-1]
+        if hflip:
+            flip = rng.random(len(batch)) < 0.5
+            batch[flip] = batch[flip, :, ::-1]
+        if vflip:
+            flip = rng.random(len(batch)) < 0.5
+            batch[flip] = batch[flip, ::-1]
+        if randerase and self.randerase_prob > 0:
+            mean = self.mean[::-1] if self.color_mode == "bgr" else self.mean
+            std = self.std[::-1] if self.color_mode == "bgr" else self.std
+            if not normalize:
+                mean, std = np.zeros(3, np.float32), np.ones(3, np.float32)
+            for k in np.flatnonzero(rng.random(len(batch)) < self.randerase_prob):
+                aug.random_erase(batch[k], rng, mean, std, **self.randerase_params)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if data_format == "channels_first":
+            batch = batch.transpose(0, 3, 1, 2)
+        return batch
+
+    def _augment_kwargs(self, augment, train):
+        return dict(
+            cropsize=self.cropsize, randcrop=augment, normalize=True, hflip=augment, vflip=False,
+            randzoom=augment, randrot=augment, colordistort=self.distort_colors and augment and train,
+            randerase=augment,
+        )
+
+    def train_sequence(
+        self,
+        batch_size=32,
+        shuffle=True,
+        target_size=None,
+        augment=True,
+        batch_transform=None,
+        batch_transform_kwargs=None,
+        oversample=False,
+        repeats=None,
+        seed=None,
+        workers=1,
+        use_multiprocessing=False,
+        max_queue_size=10,
+    ):
+        """Training batches as a `DataSequence`; `repeats` defaults to the dataset's `train_repeats`."""
+        return DataSequence(
+            self, self.train_img_files, self._train_labels, batch_size=batch_size, shuffle=shuffle,
+            oversample=oversample, repeats=self.train_repeats if repeats is None else repeats,
+            batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            target_size=target_size, **self._augment_kwargs(augment, True),
+        )
+
+    def test_sequence(
+        self,
+        batch_size=32,
+        shuffle=False,
+        target_size=None,
+        augment=False,
+        batch_transform=None,
+        batch_transform_kwargs=None,
+        seed=None,
+        workers=1,
+        use_multiprocessing=False,
+        max_queue_size=10,
+    ):
+        """Test batches as a `DataSequence`; unshuffled, they come in the order of `labels_test`."""
+        return DataSequence(
+            self, self.test_img_files, self._test_labels, batch_size=batch_size, shuffle=shuffle,
+            batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
+            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
+            target_size=target_size, **self._augment_kwargs(augment, False),
+        )
+
+    def flow_train(self, batch_size=32, include_labels=True, shuffle=True, target_size=None, augment=True):
+        """Endless generator of training batches (the original generator interface)."""
+        return flow(self.train_sequence(batch_size, shuffle=shuffle, target_size=target_size, augment=augment),
+                    include_labels)
+
+    def flow_test(self, batch_size=32, include_labels=True, shuffle=False, target_size=None, augment=False):
+        """Endless generator of test batches (the original generator interface)."""
+        return flow(self.test_sequence(batch_size, shuffle=shuffle, target_size=target_size, augment=augment),
+                    include_labels)
+
+    # --- properties ----------------------------------------------------------------------
+
+    @property
+    def labels_train(self):
+        """Labels 0..num_classes-1 of `train_img_files`; `classes[label]` is the original class."""
+        return self._train_labels
+
+    @property
+    def labels_test(self):
+        """Labels of `test_img_files`, in the order of `test_sequence` batches."""
+        return self._test_labels
+
+    @property
+    def num_classes(self):
+        return len(self.classes)
+
+    @property
+    def num_train(self):
+        return len(self.train_img_files)
+
+    @property
+    def num_test(self):
+        return len(self.test_img_files)
+
+    @property
+    def num_channels(self):
+        return 3
+
+
+def read_id_table(path, value_type=str, what="entries"):
+    """`{first token: second token}` of a whitespace-separated two-column text file.
+
+    Raises a ValueError naming the file and line of a malformed line.
+    """
+    if not os.path.isfile(path):
+        raise ValueError("{}: file not found".format(path))
+    table = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2:
+                raise ValueError("{}:{}: expected an image id and {}, got {!r}".format(path, lineno, what, line.strip()))
+            try:
+                table[parts[0]] = value_type(parts[1].strip())
+            except ValueError:
+                raise ValueError("{}:{}: invalid {} {!r}".format(path, lineno, what, parts[1].strip())) from None
+    return table
+
+
+def list_images(directory):
+    """Sorted paths of the image files directly in `directory`."""
+    return sorted(
+        os.path.join(directory, fn) for fn in os.listdir(directory)
+        if fn.lower().endswith(IMAGE_EXTENSIONS) and not fn.startswith(".")
+    )
