@@ -8,7 +8,7 @@ e.g. ``n02084071`` is ``dog, domestic_dog, Canis_familiaris``.
 Only is-a relations are kept: hypernyms (pointer ``@``) and instance hypernyms (``@i``). The
 file format is described in WordNet's ``wndb(5)`` manual page.
 
-    >>> wn = WordNet.load()
+    >>> wn = load_wordnet()  # cached WordNet.load()
     >>> wn.hypernyms('n02084071')
     ('n02083346', 'n01317541')
     >>> wn.name('n02083346')
@@ -96,18 +96,8 @@ class WordNet:
 
         Paths are listed in the order of the hypernym pointers in the database, depth first.
         """
-        memo = {}
-
-        def paths(node):
-            if node not in memo:
-                parents = self.hypernyms(node, include_instances)
-                if not parents:
-                    memo[node] = [(node,)]
-                else:
-                    memo[node] = [p + (node,) for parent in parents for p in paths(parent)]
-            return memo[node]
-
-        return list(paths(self.check(wnid)))
+        self.check(wnid)
+        return list(root_paths(wnid, lambda w: self.hypernyms(w, include_instances)))
 
     def ancestors(self, wnid, include_instances=True):
         """All synsets above wnid (not including wnid itself)."""
@@ -242,7 +232,7 @@ def dag_edges(nodes, parents_of):
 
 
 def build_mintree(classes, parents_of):
-    """Choose one root path per class so that together they form a tree that is as small as possible.
+    """Choose one root path per class so that together they form a tree, greedily keeping it small.
 
     This is the "mintree" of the original release (Barz & Denzler, WACV 2019): first all classes that
     have a unique root path in the DAG are added; the other classes then follow in the given order, each
