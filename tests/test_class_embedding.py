@@ -227,3 +227,18 @@ def test_features_round_trip(tmp_path):
         utils.save_features(str(tmp_path / ("f" + ext)), feats)
         ids, loaded = utils.load_features(str(tmp_path / ("f" + ext)))
         assert ids == [0, 1, 2, 3] and np.array_equal(loaded, feats)
+
+
+def test_atomic_write_keeps_old_file_on_error_and_uses_normal_permissions(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with utils.atomic_write(str(path), "w") as f:
+            f.write("half")
+            raise RuntimeError("boom")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["out.txt"]
+    with utils.atomic_write(str(path), "w") as f:
+        f.write("new")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.read_text() == "new" and (os.stat(path).st_mode & 0o777) == (0o666 & ~umask)
