@@ -63,7 +63,7 @@ DEFAULT_KS = (1, 10, 50, 100)
 
 # Bytes of working memory per (query, database image) pair of a chunk: keys, ranking, ranked ids,
 # similarities, cumulated similarities, ideal curve, their ratio and temporaries.
-_BYTES_PER_PAIR = 64
+_BYTES_PER_PAIR = 40
 _DEFAULT_MEMORY_MB = 512
 
 
@@ -143,13 +143,12 @@ def _ideal_curves(best_cum, query_pos, width):
     return np.where(before, best_cum[:width], best_cum[1:width + 1] - 1.0)
 
 
-def _hierarchical_scores(similarities, ideal, ks, ahp, ranking_length, prec_type, out):
-    """P@k and AHP of ranked similarities (B, W) (query removed) against ideal curves (B, W).
+def _hierarchical_scores(cum, ideal, ks, ahp, ranking_length, prec_type, out):
+    """P@k and AHP from cumulated ranked similarities (B, W) (query removed) and ideal curves (B, W).
 
     Writes (B,) arrays into `out` under the metric names. `ranking_length` is the length of the whole
     ranking without the query (the n of the full AHP's dx = 1/n).
     """
-    cum = np.cumsum(similarities, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero ideal gives NaN, as in the original
         cols = np.asarray(ks) - 1
         precision_at = cum[:, cols] / ideal[:, cols]
@@ -233,19 +232,55 @@ def _sortable_keys(distances):
     """uint64 keys whose order is (distance, column index): float32 distance bits high, index low.
 
     Sorting these with numpy's (SIMD, unstable) sort gives the stable argsort of the distances, about
-    10x faster than `argsort(kind='stable')`.
+    10x faster than `argsort(kind='stable')`. -0.0 must have been replaced by +0.0 (they tie as floats).
     """
-    bits = (distances + np.float32(0.0)).view(np.uint32)  # + 0.0 turns -0.0 into +0.0: they tie, as floats do
-    # Order-preserving map of IEEE floats to unsigned ints: flip all bits of negatives, the sign bit of others.
-    bits ^= (bits >> np.uint32(31)) * np.uint32(0x7FFFFFFF) | np.uint32(0x80000000)
-    keys = bits.astype(np.uint64)
-    keys <<= np.uint64(32)
-    keys |= np.arange(distances.shape[1], dtype=np.uint64)
+    bits = distances.view(np.uint32)
+    if distances.size and distances.min() < 0:
+        # Order-preserving map of IEEE floats to unsigned ints: flip all bits of negatives, the sign bit
+        # of the others. For non-negative floats the bits alone already sort right.
+        flip = (bits.view(np.int32) >> 31).view(np.uint32)
+        flip >>= np.uint32(1)
+        flip |= np.uint32(0x80000000)
+        flip ^= bits
+        bits = flip
+    keys = np.empty(distances.shape, dtype=np.uint64)
+    if np.little_endian:  # write both 32-bit halves in place: no 64-bit temporaries
+        words = keys.view(np.uint32)
+        words[:, 1::2] = bits
+        words[:, 0::2] = np.arange(distances.shape[1], dtype=np.uint32)
+    else:
+        keys[...] = bits
+        keys <<= np.uint64(32)
+        keys |= np.arange(distances.shape[1], dtype=np.uint64)
     return keys
 
 
 def _key_indices(keys):
+    """The column indices held in the low halves of keys, as intp."""
+    if np.little_endian and keys.strides[-1] == 8:
+        return keys.view(np.uint32)[..., 0::2].astype(np.intp)
     return (keys & np.uint64(0xFFFFFFFF)).astype(np.intp)
+
+
+def _stable_argsort(distances):
+    """argsort(kind='stable') of each row at the speed of the unstable sort (float64 and other dtypes)."""
+    ranking = np.argsort(distances, axis=1)
+    sorted_distances = np.take_along_axis(distances, ranking, axis=1)
+    tied = (np.diff(sorted_distances, axis=1) == 0).any(axis=1)
+    if tied.any():  # rows with equal distances: redo them with the stable sort
+        ranking[tied] = np.argsort(distances[tied], axis=1, kind="stable")
+    return ranking
+
+
+def _check_distances(distances):
+    distances = np.asarray(distances)
+    if distances.ndim != 2:
+        raise ValueError("distances must be 2-D, got shape {}".format(distances.shape))
+    if not np.isfinite(distances).all():
+        raise ValueError("non-finite distances between features (are the feature values too large?)")
+    if distances.dtype == np.float32:
+        distances = distances + np.float32(0.0)  # -0.0 + 0.0 = +0.0: signed zeros tie, as in a float comparison
+    return distances
 
 
 def rank_by_distance(distances, top=None):
@@ -253,12 +288,8 @@ def rank_by_distance(distances, top=None):
 
     top - if given, only the first `top` columns of the ranking (found by partitioning).
     """
-    distances = np.asarray(distances)
-    if distances.ndim != 2:
-        raise ValueError("distances must be 2-D, got shape {}".format(distances.shape))
+    distances = _check_distances(distances)
     n = distances.shape[1]
-    if not np.isfinite(distances).all():
-        raise ValueError("non-finite distances between features (are the feature values too large?)")
     top = n if top is None else min(int(top), n)
     if distances.dtype == np.float32 and n < 2 ** 32:
         keys = _sortable_keys(distances)
@@ -266,13 +297,55 @@ def rank_by_distance(distances, top=None):
             keys = np.partition(keys, top - 1, axis=1)[:, :top]
         keys.sort(axis=1)
         return _key_indices(keys)
-    # Other dtypes: a fast unstable sort, then a stable re-sort of the rows that contain ties.
-    ranking = np.argsort(distances, axis=1)
-    sorted_distances = np.take_along_axis(distances, ranking, axis=1)
-    tied = (np.diff(sorted_distances, axis=1) == 0).any(axis=1)
-    if tied.any():
-        ranking[tied] = np.argsort(distances[tied], axis=1, kind="stable")
-    return ranking[:, :top]
+    return _stable_argsort(distances)[:, :top]
+
+
+def _rank_queries(distances, queries, members, head, with_member_ranks=True):
+    """Rankings of a chunk of queries with the query itself taken out, as the original scored them.
+
+    distances - (B, N) distances of the queries to all images (as `_distances` computes them).
+    queries - (B,) image index of each query; members - image indices of the queries' class.
+    head - how many positions of the ranking without the query are needed (N - 1 for all of them).
+    with_member_ranks - also find the position of every member of the class (needs the full sort).
+
+    Returns (ranked, query_pos, member_ranks): `ranked` (B, head) image indices in ranked order without the
+    query; `query_pos` (B,) the position the query had (head + 1 if beyond the head and not looked for);
+    `member_ranks` (B, len(members)) the position each member had in the ranking with the query, or None.
+    """
+    num_rows, n = distances.shape
+    rows = np.arange(num_rows)
+    top = n if with_member_ranks else min(head + 1, n)  # the query may come first: one more than the head
+    member_ranks = None
+    if distances.dtype == np.float32 and n < 2 ** 32:
+        keys = _sortable_keys(distances)
+        query_keys = keys[rows, queries]
+        member_keys = keys[:, members] if with_member_ranks else None
+        if top < n:
+            keys = np.partition(keys, top - 1, axis=1)[:, :top]
+        keys.sort(axis=1)
+        # Keys are unique, so the left insertion point of a key in its sorted row is its position.
+        query_pos = np.array([np.searchsorted(keys[r], query_keys[r]) for r in rows], dtype=np.intp)
+        if with_member_ranks:
+            member_ranks = np.stack([np.searchsorted(keys[r], member_keys[r]) for r in rows])
+        ranking = keys[:, :head + 1]
+    else:
+        ranking = _stable_argsort(distances)
+        query_pos = np.argmax(ranking == queries[:, None], axis=1)
+        if with_member_ranks:
+            inverse = np.empty_like(ranking)
+            np.put_along_axis(inverse, ranking, np.broadcast_to(np.arange(n), ranking.shape), axis=1)
+            member_ranks = inverse[:, members]
+        ranking = ranking[:, :head + 1]
+    ranked = np.empty((num_rows, head), dtype=np.intp)
+    for r in rows:  # take the query out of the head
+        p = query_pos[r]
+        row = _key_indices(ranking[r]) if ranking.dtype == np.uint64 else ranking[r]
+        if p < head:
+            ranked[r, :p] = row[:p]
+            ranked[r, p:] = row[p + 1:head + 1]
+        else:
+            ranked[r] = row[:head]
+    return ranked, query_pos, member_ranks
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +373,8 @@ class RetrievalEvaluator:
         class_index = {c: i for i, c in enumerate(self.class_ids)}
         self.image_classes = np.array([class_index[lbl] for lbl in labels], dtype=np.intp)
         self.class_sizes = np.bincount(self.image_classes, minlength=len(self.class_ids))
+        by_class = np.argsort(self.image_classes, kind="stable")
+        self.class_members = np.split(by_class, np.cumsum(self.class_sizes)[:-1])
         self.similarity_rows = _SimilarityRows(hierarchy, self.class_ids, self.prec_types)
 
     @property
@@ -321,14 +396,24 @@ class RetrievalEvaluator:
             raise ValueError("feature vector {} contains NaN or inf".format(int(np.flatnonzero(bad)[0])))
         return features
 
-    def _query_chunks(self, chunk_size):
-        """Query indices grouped by class (one class per chunk, index order), at most chunk_size each."""
-        by_class = np.argsort(self.image_classes, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(self.class_sizes)))
-        for c in range(len(self.class_ids)):
-            members = by_class[bounds[c]:bounds[c + 1]]
-            for start in range(0, len(members), chunk_size):
-                yield c, members[start:start + chunk_size]
+    def _query_blocks(self, block_rows, segment_rows):
+        """Blocks of queries (all classes in turn) with their class segments.
+
+        Yields (queries, segments): `queries` up to block_rows image indices whose distances are computed
+        in one matrix product (big products run several times faster than small ones), `segments` a list
+        of (class index, slice into queries) of at most segment_rows queries of one class each.
+        """
+        order = np.concatenate(self.class_members)
+        classes = self.image_classes[order]
+        for start in range(0, len(order), block_rows):
+            queries = order[start:start + block_rows]
+            block_classes = classes[start:start + block_rows]
+            bounds = np.flatnonzero(np.diff(block_classes)) + 1
+            segments = []
+            for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [len(queries)]))):
+                for s in range(lo, hi, segment_rows):
+                    segments.append((int(block_classes[lo]), slice(s, min(s + segment_rows, hi))))
+            yield queries, segments
 
     def evaluate(self, features, ks=DEFAULT_KS, compute_ahp=True, compute_ap=True, norm=False, chunk_size=None,
                  memory_mb=_DEFAULT_MEMORY_MB, progress=False, return_per_query=False, desc=None):
@@ -339,8 +424,9 @@ class RetrievalEvaluator:
         compute_ahp - True: AHP over the whole ranking; int K: AHP@K over the first K positions; False: none.
         compute_ap - also compute "AP".
         norm - L2-normalize the features and rank by dot product instead of squared Euclidean distance.
-        chunk_size - queries scored at once (default: as many as fit into `memory_mb`).
-        progress - show a tqdm progress bar over the chunks.
+        chunk_size - queries ranked and scored at once (default: as many as fit into `memory_mb`).
+        memory_mb - approximate bound of the working memory, besides the features and the similarities.
+        progress - show a tqdm progress bar over the queries.
         return_per_query - also return {metric: (N,) array of per-query values}.
 
         Returns an ordered dict {metric name: mean over all queries} (and the per-query dict if asked).
@@ -360,60 +446,121 @@ class RetrievalEvaluator:
             sq_norms = None
         else:
             sq_norms = np.sum(features ** 2, axis=-1)
-        if chunk_size is None:
-            chunk_size = max(1, int(memory_mb * 2 ** 20 // (_BYTES_PER_PAIR * n)))
+        budget = memory_mb * 2 ** 20
+        if chunk_size is None:  # half of the budget for the ranking and scoring of a segment
+            chunk_size = max(1, int(budget / 2 // (_BYTES_PER_PAIR * n)))
+        # A quarter for the distances of a block (float32/64), at least one segment.
+        block_rows = max(int(chunk_size), min(4096, int(budget / 4 // (features.itemsize * n))))
         names = metric_names(ks, ahp, compute_ap, self.prec_types)
         per_query = {name: np.empty(n) for name in names}
-        full_ranking = ahp is True or compute_ap
-        chunks = list(self._query_chunks(int(chunk_size)))
+        head = n - 1 if ahp is True else kmax
+        bar = None
         if progress:
             from tqdm import tqdm
 
-            chunks = tqdm(chunks, desc=desc, unit="chunk", leave=False)
-        ideal_class, ideal = None, None
-        for c, queries in chunks:
-            if c != ideal_class:  # chunks come in class order: one ideal curve per class and type
-                rows = self.similarity_rows(c)
-                ideal = {t: _ideal_cumulative(rows[t], self.class_sizes) for t in self.prec_types}
-                image_similarity = {t: rows[t][self.image_classes] for t in self.prec_types}
-                relevant = self.image_classes == c
-                ideal_class = c
-            distances = _distances(features, queries, sq_norms)
-            ranking = rank_by_distance(distances, top=None if full_ranking else kmax + 1)
-            del distances
-            scores = self._score_chunk(ranking, queries, ks, ahp, compute_ap, kmax, ideal, image_similarity, relevant)
-            for name, values in scores.items():
-                per_query[name][queries] = values
+            bar = tqdm(total=n, desc=desc, unit="query", leave=False)
+        ideal_class = None
+        for block_queries, segments in self._query_blocks(block_rows, int(chunk_size)):
+            block_distances = _distances(features, block_queries, sq_norms)
+            for c, rows in segments:
+                if c != ideal_class:  # segments come in class order: one ideal curve per class and type
+                    similarity = self.similarity_rows(c)
+                    ideals = {t: _IdealCurve(_ideal_cumulative(similarity[t], self.class_sizes))
+                              for t in self.prec_types}
+                    image_similarity = {t: similarity[t][self.image_classes] for t in self.prec_types}
+                    ideal_class = c
+                queries = block_queries[rows]
+                ranked, query_pos, member_ranks = _rank_queries(block_distances[rows], queries,
+                                                                self.class_members[c], head, compute_ap)
+                for t in self.prec_types:
+                    scores = _ranking_scores(image_similarity[t], ranked, query_pos, ideals[t], ks, ahp, kmax, t)
+                    for name, values in scores.items():
+                        per_query[name][queries] = values
+                del ranked
+                if compute_ap:
+                    per_query["AP"][queries] = _ap_from_member_ranks(member_ranks, query_pos,
+                                                                     self.class_members[c], queries)
+                if bar is not None:
+                    bar.update(len(queries))
+            del block_distances
+        if bar is not None:
+            bar.close()
         means = OrderedDict((name, _mean(per_query[name])) for name in names)
         return (means, per_query) if return_per_query else means
 
-    def _score_chunk(self, ranking, queries, ks, ahp, compute_ap, kmax, ideal, image_similarity, relevant):
-        """Metrics of a chunk of queries of one class from their rankings (B, W) (query still in them)."""
-        is_query = ranking == queries[:, None]
-        query_pos = np.where(is_query.any(axis=1), np.argmax(is_query, axis=1), ranking.shape[1])
-        del is_query
-        # Without the query: ranked[:, j] = ranking[:, j] before its position, ranking[:, j + 1] from it on.
-        width = ranking.shape[1] - 1 if ranking.shape[1] == self.num_images else kmax
-        ranked = np.where(np.arange(width) < query_pos[:, None], ranking[:, :width], ranking[:, 1:width + 1])
-        del ranking
-        hp_width = width if ahp is True else kmax
-        out = {}
-        for t in self.prec_types:
-            similarities = image_similarity[t][ranked[:, :hp_width]]
-            curves = _ideal_curves(ideal[t], query_pos, hp_width)
-            _hierarchical_scores(similarities, curves, ks, ahp, width, t, out)
-            del similarities, curves
-        if compute_ap:
-            out["AP"] = _average_precision(relevant[ranked])
-        return out
+
+class _IdealCurve:
+    """The ideal cumulative curve of a class and what the scoring needs of it after removing a query."""
+
+    def __init__(self, best_cum):
+        self.best = best_cum                       # used before the query's position
+        self.shifted = best_cum[1:] - 1.0          # used from the query's position on (quirk 2)
+        with np.errstate(divide="ignore"):
+            self.inv_best = 1.0 / self.best
+            self.inv_shifted = 1.0 / self.shifted
+
+    def curves(self, query_pos, width):
+        """(B, width) ideal curves of queries at `query_pos`, as `_ideal_curves`."""
+        return _ideal_curves(self.best, query_pos, width)
+
+
+def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, prec_type):
+    """P@k and AHP of rankings without the query (B, W) for one similarity type."""
+    out = {}
+    head = min(kmax, ranked.shape[1])
+    cum = image_similarity[ranked if ahp is True else ranked[:, :head]]
+    np.cumsum(cum, axis=1, out=cum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # The first kmax positions exactly as the original: cumulated sums divided by the ideal curve.
+        _hierarchical_scores(cum[:, :head], ideal.curves(query_pos, head), ks, ahp if ahp is not True else False,
+                             ranked.shape[1], prec_type, out)
+        if ahp is True:
+            # Area under the whole curve: trapezoid(y, dx=1/W) = (sum(y) - (y[0] + y[-1]) / 2) / W, with the
+            # sum of cum / ideal as two dot products per row (before and after the query's position).
+            width = ranked.shape[1]
+            area = np.empty(len(ranked))
+            for r in range(len(ranked)):
+                p = min(int(query_pos[r]), width)
+                row = cum[r]
+                total = np.dot(row[:p], ideal.inv_best[:p]) + np.dot(row[p:], ideal.inv_shifted[p:width])
+                first = row[0] / (ideal.best[0] if p > 0 else ideal.shifted[0])
+                last = row[-1] / (ideal.best[width - 1] if p > width - 1 else ideal.shifted[width - 1])
+                area[r] = (total - (first + last) / 2.0) / width
+            out[ahp_name(True, prec_type)] = area
+    return out
+
+
+def _ap_from_member_ranks(member_ranks, query_pos, members, queries):
+    """Average precision from the positions of the query class's images in the rankings with the query.
+
+    Equals scikit-learn's average_precision_score on the ranking without the query (quirk 6).
+    """
+    not_self = members[None, :] != queries[:, None]
+    ranks = member_ranks[not_self].reshape(len(queries), len(members) - 1)
+    if ranks.shape[1] == 0:
+        return np.zeros(len(queries))
+    ranks = np.sort(ranks - (ranks > query_pos[:, None]), axis=1)  # positions without the query, ascending
+    hits = np.arange(1, ranks.shape[1] + 1)
+    return np.mean(hits / (ranks + 1.0), axis=1)
 
 
 def _distances(features, queries, sq_norms):
-    """Distances of the query rows to all rows, as the original computed them (dtype of the features)."""
+    """Distances of the query rows to all rows, as the original computed them (dtype of the features).
+
+    The original evaluated `A + B - 2 * C` with numexpr, in the features' dtype: (A + B) - (2 * C) with one
+    rounding per operation. numpy does the same operations (2 * C is exact) with less CPU, bit for bit.
+    Never -0.0: `0 - x` gives +0.0 for x = +-0, and (A + B) - 2C is -0.0 for no finite input.
+    """
     products = np.dot(features[queries], features.T)
     if sq_norms is None:  # L2-normalized features: rank by dot product
-        return np.negative(products, out=products)
-    return ne.evaluate("A + B - 2 * C", {"A": sq_norms[queries, None], "B": sq_norms[None, :], "C": products})
+        distances = np.subtract(0, products, out=products)
+    else:
+        products *= products.dtype.type(2)
+        distances = np.add(sq_norms[queries, None], sq_norms[None, :])
+        distances -= products
+    if not np.isfinite(distances).all():
+        raise ValueError("non-finite distances between features (are the feature values too large?)")
+    return distances
 
 
 def retrieval_metrics(features, labels, hierarchy, ks=DEFAULT_KS, clip_ahp=None, norm=False, compute_ap=True,
@@ -543,9 +690,9 @@ def hierarchical_precision(hierarchy, retrieved, labels, ks=[1, 10, 50, 100], co
         rows = similarity_rows(c)
         out = {}
         for t in PREC_TYPES:
-            similarities = rows[t][ranked[None, :hp_width]]
+            cum = np.cumsum(rows[t][ranked[None, :hp_width]], axis=1)
             curves = _ideal_curves(ideal_cache[c][t], [query_pos], hp_width)
-            _hierarchical_scores(similarities, curves, ks, ahp, width, t, out)
+            _hierarchical_scores(cum, curves, ks, ahp, width, t, out)
         if compute_ap:
             keep = ~is_query if ignore_qids else np.ones(len(classes), dtype=bool)
             out["AP"] = _average_precision((classes[keep] == c)[None, :])
