@@ -24,6 +24,7 @@ when that file exists: pass the epoch to continue from as `--initial_epoch`.
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -54,6 +55,9 @@ def build_parser():
     group = parser.add_argument_group("Training parameters")
     group.add_argument("--architecture", type=str, default="simple", choices=ARCHITECTURES,
                        help="Type of network architecture.")
+    group.add_argument("--architecture_kwargs", type=str, default=None, metavar="JSON",
+                       help='Keyword arguments for building the architecture as a JSON object, e.g. '
+                            '\'{"filters": [16, "ap", 32, "gap"]}\' for a small Plain net (quick experiments).')
     group.add_argument("--loss", type=str, default="inv_corr", choices=EMBEDDING_LOSSES,
                        help='Loss function for learning embeddings. Use "mse" (mean squared error) for distance-based '
                             'and "inv_corr" (negated dot product) for similarity-based L2-normalized embeddings. '
@@ -137,11 +141,24 @@ def check_args(args):
         check_model_path(getattr(args, flag), "--" + flag)
     check_weights_path(args.weight_dump)
     if args.feature_dump:
-        utils_dir = os.path.dirname(os.path.abspath(args.feature_dump))
-        if not os.path.isdir(utils_dir):
-            raise ValueError("--feature_dump {}: directory {} does not exist".format(args.feature_dump, utils_dir))
+        feature_dir = os.path.dirname(os.path.abspath(args.feature_dump))
+        if not os.path.isdir(feature_dir):
+            raise ValueError("--feature_dump {}: directory {} does not exist".format(args.feature_dump, feature_dir))
+    args.architecture_kwargs = parse_json_object(args.architecture_kwargs, "--architecture_kwargs")
     if args.finetune and not os.path.isfile(args.finetune):
         raise ValueError("--finetune {}: no such file".format(args.finetune))
+
+
+def parse_json_object(text, flag):
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise ValueError("{}: not valid JSON ({}): {}".format(flag, e, text)) from None
+    if not isinstance(value, dict):
+        raise ValueError("{} must be a JSON object, got {}".format(flag, text))
+    return value
 
 
 def load_targets(embedding_arg, dataset, data_root):
@@ -169,6 +186,7 @@ def run(args):
     check_args(args)
     import keras
 
+    from metrics import classification_metrics
     from models import training as T
     from models.schedules import get_lr_schedule, inverse_time_decay
 
@@ -195,6 +213,7 @@ def run(args):
                           clipgrad=args.clipgrad, top_k=tuple(args.top_k_acc))
 
     with scope:
+        train_data, test_data = T.for_replicas(train_data), T.for_replicas(test_data)
         resume = bool(args.snapshot) and os.path.exists(args.snapshot)
         if resume:
             print("Resuming from snapshot {}".format(args.snapshot))
@@ -202,7 +221,8 @@ def run(args):
             previous_optimizer = getattr(model, "optimizer", None)
         else:
             model, network_top = T.build_embedding_model(
-                embedding.shape[1], args.architecture, args.loss, input_channels=data.num_channels)
+                embedding.shape[1], args.architecture, args.loss, input_channels=data.num_channels,
+                **args.architecture_kwargs)
             if args.cls_weight > 0:
                 model = T.cls_model(model, num_classes, args.cls_base)
         if verbose:
@@ -221,8 +241,11 @@ def run(args):
                 print("Full model training")
 
         T.compile_model(model, lr=args.sgd_lr, decay=decay, **compile_kwargs)
-        if resume and not T.copy_optimizer_state(previous_optimizer, model):
-            print("Note: the snapshot's optimizer state does not match; starting with a fresh optimizer state.")
+        if resume:
+            if T.copy_optimizer_state(previous_optimizer, model):
+                print("Optimizer state restored (step {})".format(int(keras.ops.convert_to_numpy(model.optimizer.iterations))))
+            else:
+                print("Note: no matching optimizer state in the snapshot; the optimizer starts afresh.")
 
         if args.log_dir:
             if os.path.isdir(args.log_dir) and args.initial_epoch == 0:
@@ -239,15 +262,15 @@ def run(args):
         # Final evaluation
         T.print_evaluation(model.evaluate(test_data, verbose=0, return_dict=True))
         predictions = model.predict(
-            data.test_sequence(val_batch_size, **loader_kwargs), verbose=verbose)
+            T.for_replicas(data.test_sequence(val_batch_size, **loader_kwargs), inputs_only=True), verbose=verbose)
+    predictions = [p[: data.num_test] for p in predictions] if isinstance(predictions, list) else predictions[: data.num_test]
     features = predictions[0] if T.has_cls_head(model) else predictions
     if T.has_cls_head(model):
-        predicted = np.argmax(predictions[1], axis=-1)
+        scores = predictions[1]
     else:
-        predicted = T.nearest_class(features, embedding, dot_prod_sim=args.loss != "mse")
-    labels = np.asarray(data.labels_test)
-    print("Accuracy: {:.4f}".format(float(np.mean(predicted == labels))))
-    print("Average Accuracy: {:.4f}".format(T.balanced_accuracy(labels, predicted)))
+        scores = T.class_scores(features, embedding, dot_prod_sim=args.loss != "mse")
+    for name, value in classification_metrics(np.asarray(data.labels_test), scores).items():
+        print("{}: {:.4f}".format(name, value))
 
     return save_outputs(args, model, features)
 

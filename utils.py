@@ -247,3 +247,13 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY_EXPORTS))
+
+
+# Losses, metrics and learning-rate schedules of the original `utils` (models/losses.py, models/schedules.py).
+_LAZY_EXPORTS.update({
+    name: "models.losses"
+    for name in ("inv_correlation", "squared_distance", "mean_distance", "devise_ranking_loss", "nn_accuracy", "top_k_acc")
+})
+_LAZY_EXPORTS.update({
+    name: "models.schedules" for name in ("LR_SCHEDULES", "get_lr_schedule", "add_lr_schedule_arguments")
+})

@@ -106,6 +106,54 @@ def _jax_data_parallel(gpus):
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 
 
+class ReplicaPaddedBatches(keras.utils.PyDataset):
+    """Batches of `sequence` padded to a multiple of `replicas` rows, the padding weighted zero.
+
+    Data-parallel replicas need equal shares of every batch; a data set rarely splits evenly into
+    batches, so the last one is filled up with copies of its last sample. Training and evaluation
+    batches become `(x, y, sample_weight)` with weight 0 on the copies; with `inputs_only` the
+    batches are just `x` (for `predict`: drop the rows beyond the data set's size afterwards).
+    """
+
+    def __init__(self, sequence, replicas, inputs_only=False):
+        super().__init__(workers=sequence.workers, use_multiprocessing=sequence.use_multiprocessing,
+                         max_queue_size=sequence.max_queue_size)
+        self.sequence, self.replicas, self.inputs_only = sequence, int(replicas), inputs_only
+
+    def __len__(self):
+        return len(self.sequence)
+
+    def __getitem__(self, idx):
+        x, y = self.sequence[idx][:2]
+        size = len(x)
+        pad = -size % self.replicas
+        x = _pad_rows(x, pad)
+        if self.inputs_only:
+            return (x,)
+        weight = np.ones(size + pad, dtype=np.float32)
+        weight[size:] = 0
+        y = tuple(_pad_rows(t, pad) for t in y) if isinstance(y, (tuple, list)) else _pad_rows(y, pad)
+        return x, y, weight
+
+    def on_epoch_end(self):
+        self.sequence.on_epoch_end()
+
+
+def _pad_rows(array, pad):
+    array = np.asarray(array)
+    return np.concatenate([array, np.repeat(array[-1:], pad, axis=0)]) if pad else array
+
+
+def for_replicas(sequence, inputs_only=False):
+    """`sequence` as is on one replica, else wrapped in `ReplicaPaddedBatches`."""
+    replicas = num_replicas()
+    if replicas > 1 and sequence.batch_size % replicas:
+        raise ValueError("batch size {} is not divisible by the {} replicas (--gpus)".format(sequence.batch_size, replicas))
+    if replicas == 1 and not inputs_only:
+        return sequence
+    return ReplicaPaddedBatches(sequence, replicas, inputs_only)
+
+
 def num_replicas():
     """Number of model replicas a global batch is split over."""
     distribution = keras.distribution.distribution() if keras.backend.backend() == "jax" else None
@@ -308,6 +356,27 @@ def _check_dir(path, what):
             raise ValueError("{} {}: directory {} does not exist".format(what, path, directory))
 
 
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside `path` (same extension) that replaces `path` only if the block succeeds.
+
+    For writers that need a file name rather than a file object (Keras, h5py); see `utils.atomic_write`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    os.close(fd)
+    try:
+        yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp_path)
+        raise
+
+
 def save_model(model, path):
     """Save `model` atomically (temporary file beside `path`, then rename); `.h5` = legacy HDF5."""
     if not is_chief():
@@ -318,8 +387,8 @@ def save_model(model, path):
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return
-    with utils.atomic_write(path) as f, _quiet_h5_warning():
-        model.save(f.name)
+    with atomic_path(path) as tmp_path, _quiet_h5_warning():
+        model.save(tmp_path)
 
 
 def save_weights(model, path):
@@ -329,15 +398,15 @@ def save_weights(model, path):
     """
     if not is_chief():
         return
-    with utils.atomic_write(path) as f:
+    with atomic_path(path) as tmp_path:
         if path.lower().endswith(".weights.h5"):
-            model.save_weights(f.name)
+            model.save_weights(tmp_path)
         else:
             from keras.src.legacy.saving import legacy_h5_format  # no public writer for the legacy layout
 
             import h5py
 
-            with h5py.File(f.name, "w") as h5:
+            with h5py.File(tmp_path, "w") as h5:
                 legacy_h5_format.save_weights_to_hdf5_group(h5, model)
 
 
@@ -468,23 +537,15 @@ def _load_legacy_h5_by_name(model, path):
 # ---------------------------------------------------------------------------
 
 
-def nearest_class(features, embedding, dot_prod_sim=True):
-    """Index of the nearest class embedding for every feature row (dot product or Euclidean)."""
+def class_scores(features, embedding, dot_prod_sim=True):
+    """Score of every class for every feature row: dot product with the class embeddings, or the
+    negative squared Euclidean distance to them (`dot_prod_sim=False`)."""
     features = np.asarray(features, dtype=np.float64)
     embedding = np.asarray(embedding, dtype=np.float64)
     sim = features @ embedding.T
-    if not dot_prod_sim:
-        sim = 2 * sim - (embedding**2).sum(axis=1)[None, :]
-    return sim.argmax(axis=1)
-
-
-def balanced_accuracy(y_true, y_pred):
-    """Mean over the classes present in `y_true` of the fraction of their samples predicted right."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.size == 0:
-        raise ValueError("need equally many (> 0) true and predicted labels, got {} and {}".format(y_true.shape, y_pred.shape))
-    classes = np.unique(y_true)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+    if dot_prod_sim:
+        return sim
+    return 2 * sim - (embedding**2).sum(axis=1)[None, :] - (features**2).sum(axis=1)[:, None]
 
 
 def print_evaluation(results, file=sys.stdout):
