@@ -42,10 +42,11 @@ with ``np.argsort`` (quicksort, unstable), so images at exactly equal distances 
 """
 
 import numbers
+import os
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
-import numexpr as ne
 import numpy as np
 
 PREC_TYPES = ("WUP", "LCS_HEIGHT")
@@ -182,8 +183,11 @@ def _ideal_cumulative(similarity_row, class_counts):
 
 
 def _mean(values):
-    """Sum in query order divided by the count, exactly as the original's `sum(values) / len(values)`."""
-    return sum(np.asarray(values, dtype=np.float64).tolist()) / len(values)
+    """Sum in query order divided by the count, exactly as the original's `sum(values) / len(values)`.
+
+    (cumsum adds from left to right like Python's sum() before 3.12, unlike numpy's pairwise sum.)
+    """
+    return float(np.cumsum(values, dtype=np.float64)[-1]) / len(values)
 
 
 class _SimilarityRows:
@@ -303,7 +307,7 @@ def rank_by_distance(distances, top=None):
 def _rank_queries(distances, queries, members, head, with_member_ranks=True):
     """Rankings of a chunk of queries with the query itself taken out, as the original scored them.
 
-    distances - (B, N) distances of the queries to all images (as `_distances` computes them).
+    distances - (B, N) distances of the queries to all images (as `_DistanceBlocks` computes them).
     queries - (B,) image index of each query; members - image indices of the queries' class.
     head - how many positions of the ranking without the query are needed (N - 1 for all of them).
     with_member_ranks - also find the position of every member of the class (needs the full sort).
@@ -416,7 +420,7 @@ class RetrievalEvaluator:
             yield queries, segments
 
     def evaluate(self, features, ks=DEFAULT_KS, compute_ahp=True, compute_ap=True, norm=False, chunk_size=None,
-                 memory_mb=_DEFAULT_MEMORY_MB, progress=False, return_per_query=False, desc=None):
+                 memory_mb=_DEFAULT_MEMORY_MB, n_jobs=None, progress=False, return_per_query=False, desc=None):
         """Mean retrieval metrics of all images as queries against all images.
 
         features - (N, D) array, row i the feature vector of image i.
@@ -424,8 +428,9 @@ class RetrievalEvaluator:
         compute_ahp - True: AHP over the whole ranking; int K: AHP@K over the first K positions; False: none.
         compute_ap - also compute "AP".
         norm - L2-normalize the features and rank by dot product instead of squared Euclidean distance.
-        chunk_size - queries ranked and scored at once (default: as many as fit into `memory_mb`).
+        chunk_size - queries ranked and scored at once per thread (default: as many as fit into `memory_mb`).
         memory_mb - approximate bound of the working memory, besides the features and the similarities.
+        n_jobs - threads ranking and scoring chunks in parallel (default: the CPU count, at most 4).
         progress - show a tqdm progress bar over the queries.
         return_per_query - also return {metric: (N,) array of per-query values}.
 
@@ -437,56 +442,95 @@ class RetrievalEvaluator:
         kmax = max(ks + ([ahp] if ahp and ahp is not True else []))
         if kmax > n - 1:
             raise ValueError("cut-off point {} exceeds the {} images a query can retrieve".format(kmax, n - 1))
+        distances = _DistanceBlocks(features, norm)
+        n_jobs = max(1, min(os.cpu_count() or 1, 4) if n_jobs is None else int(n_jobs))
+        budget = memory_mb * 2 ** 20
+        if chunk_size is None:  # half of the budget for the ranking and scoring, shared by the threads
+            chunk_size = max(1, int(budget / 2 / n_jobs // (_BYTES_PER_PAIR * n)))
+        # A quarter for the distances of a block (two buffers), at least one chunk per thread.
+        block_rows = max(int(chunk_size) * n_jobs, min(4096, int(budget / 4 // (2 * features.itemsize * n))))
+        names = metric_names(ks, ahp, compute_ap, self.prec_types)
+        per_query = {name: np.empty(n) for name in names}
+        head = n - 1 if ahp is True else kmax
+
+        def score_segment(c, similarity, queries, segment_distances):
+            ranked, query_pos, member_ranks = _rank_queries(segment_distances, queries, self.class_members[c],
+                                                            head, compute_ap)
+            image_classes = self.image_classes
+            for t in self.prec_types:
+                ideal = _IdealCurve(_ideal_cumulative(similarity[t], self.class_sizes))
+                scores = _ranking_scores(similarity[t][image_classes], ranked, query_pos, ideal, ks, ahp, kmax, t)
+                for name, values in scores.items():
+                    per_query[name][queries] = values
+            if compute_ap:
+                per_query["AP"][queries] = _ap_from_member_ranks(member_ranks, query_pos, self.class_members[c],
+                                                                 queries)
+            return len(queries)
+
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, desc=desc, unit="query", leave=False)
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            for block_queries, segments in self._query_blocks(block_rows, int(chunk_size)):
+                block_distances = distances(block_queries)
+                jobs = [pool.submit(score_segment, c, self.similarity_rows(c), block_queries[rows],
+                                    block_distances[rows]) for c, rows in segments]
+                for job in jobs:
+                    done = job.result()
+                    if bar is not None:
+                        bar.update(done)
+        if bar is not None:
+            bar.close()
+        means = OrderedDict((name, _mean(per_query[name])) for name in names)
+        return (means, per_query) if return_per_query else means
+
+
+class _DistanceBlocks:
+    """Distances of blocks of queries to all images, as the original computed them (features' dtype).
+
+    The original evaluated `A + B - 2 * C` (A, B squared norms, C dot products) with numexpr in the
+    features' dtype: (A + B) - (2 * C), one rounding per operation. We compute 2 * C as (2 a) . b in the
+    matrix product (scaling by 2 is exact outside the subnormal range) and the rest with numpy, bit for
+    bit the same, into reused
+    buffers. With L2 normalization the distance is -a.b, computed as 0 - a.b so that it is never -0.0
+    (|a|^2 + |b|^2 - 2 a.b is -0.0 for no input either): signed zeros would not tie in the sort keys.
+    """
+
+    def __init__(self, features, norm):
         if norm:
             norms = np.linalg.norm(features, axis=-1, keepdims=True)
             if (norms == 0).any():
                 raise ValueError("feature vector {} is zero and cannot be L2-normalized".format(
                     int(np.flatnonzero(norms[:, 0] == 0)[0])))
             features = features / norms
-            sq_norms = None
+            self.sq_norms = None
         else:
-            sq_norms = np.sum(features ** 2, axis=-1)
-        budget = memory_mb * 2 ** 20
-        if chunk_size is None:  # half of the budget for the ranking and scoring of a segment
-            chunk_size = max(1, int(budget / 2 // (_BYTES_PER_PAIR * n)))
-        # A quarter for the distances of a block (float32/64), at least one segment.
-        block_rows = max(int(chunk_size), min(4096, int(budget / 4 // (features.itemsize * n))))
-        names = metric_names(ks, ahp, compute_ap, self.prec_types)
-        per_query = {name: np.empty(n) for name in names}
-        head = n - 1 if ahp is True else kmax
-        bar = None
-        if progress:
-            from tqdm import tqdm
+            self.sq_norms = np.sum(features ** 2, axis=-1)
+            # |a|^2 + |b|^2 - 2 a.b is finite when 4 max |a|^2 is: then no distance overflows.
+            with np.errstate(over="ignore"):
+                if not np.isfinite(self.sq_norms.max() * features.dtype.type(4)):
+                    raise ValueError("the feature values are too large: their distances overflow {}".format(
+                        features.dtype))
+        self.features = features
+        self._buffers = None
 
-            bar = tqdm(total=n, desc=desc, unit="query", leave=False)
-        ideal_class = None
-        for block_queries, segments in self._query_blocks(block_rows, int(chunk_size)):
-            block_distances = _distances(features, block_queries, sq_norms)
-            for c, rows in segments:
-                if c != ideal_class:  # segments come in class order: one ideal curve per class and type
-                    similarity = self.similarity_rows(c)
-                    ideals = {t: _IdealCurve(_ideal_cumulative(similarity[t], self.class_sizes))
-                              for t in self.prec_types}
-                    image_similarity = {t: similarity[t][self.image_classes] for t in self.prec_types}
-                    ideal_class = c
-                queries = block_queries[rows]
-                ranked, query_pos, member_ranks = _rank_queries(block_distances[rows], queries,
-                                                                self.class_members[c], head, compute_ap)
-                for t in self.prec_types:
-                    scores = _ranking_scores(image_similarity[t], ranked, query_pos, ideals[t], ks, ahp, kmax, t)
-                    for name, values in scores.items():
-                        per_query[name][queries] = values
-                del ranked
-                if compute_ap:
-                    per_query["AP"][queries] = _ap_from_member_ranks(member_ranks, query_pos,
-                                                                     self.class_members[c], queries)
-                if bar is not None:
-                    bar.update(len(queries))
-            del block_distances
-        if bar is not None:
-            bar.close()
-        means = OrderedDict((name, _mean(per_query[name])) for name in names)
-        return (means, per_query) if return_per_query else means
+    def __call__(self, queries):
+        m = len(queries)
+        if self._buffers is None or len(self._buffers[0]) < m:
+            shape = (m, len(self.features))
+            self._buffers = (np.empty(shape, self.features.dtype), np.empty(shape, self.features.dtype))
+        products, distances = (b[:m] for b in self._buffers)
+        query_features = self.features[queries]
+        if self.sq_norms is None:
+            np.dot(query_features, self.features.T, out=products)
+            return np.subtract(0, products, out=distances)
+        query_features *= query_features.dtype.type(2)
+        np.dot(query_features, self.features.T, out=products)
+        np.add(self.sq_norms[queries, None], self.sq_norms[None, :], out=distances)
+        distances -= products
+        return distances
 
 
 class _IdealCurve:
@@ -544,27 +588,8 @@ def _ap_from_member_ranks(member_ranks, query_pos, members, queries):
     return np.mean(hits / (ranks + 1.0), axis=1)
 
 
-def _distances(features, queries, sq_norms):
-    """Distances of the query rows to all rows, as the original computed them (dtype of the features).
-
-    The original evaluated `A + B - 2 * C` with numexpr, in the features' dtype: (A + B) - (2 * C) with one
-    rounding per operation. numpy does the same operations (2 * C is exact) with less CPU, bit for bit.
-    Never -0.0: `0 - x` gives +0.0 for x = +-0, and (A + B) - 2C is -0.0 for no finite input.
-    """
-    products = np.dot(features[queries], features.T)
-    if sq_norms is None:  # L2-normalized features: rank by dot product
-        distances = np.subtract(0, products, out=products)
-    else:
-        products *= products.dtype.type(2)
-        distances = np.add(sq_norms[queries, None], sq_norms[None, :])
-        distances -= products
-    if not np.isfinite(distances).all():
-        raise ValueError("non-finite distances between features (are the feature values too large?)")
-    return distances
-
-
 def retrieval_metrics(features, labels, hierarchy, ks=DEFAULT_KS, clip_ahp=None, norm=False, compute_ap=True,
-                      prec_types=PREC_TYPES, chunk_size=None, progress=False, return_per_query=False):
+                      prec_types=PREC_TYPES, chunk_size=None, n_jobs=None, progress=False, return_per_query=False):
     """Mean retrieval metrics of every image as a query against all images (see `RetrievalEvaluator`).
 
     clip_ahp - None/0: "AHP (T)" over the whole ranking; K: "AHP@K (T)" over its first K positions
@@ -572,8 +597,8 @@ def retrieval_metrics(features, labels, hierarchy, ks=DEFAULT_KS, clip_ahp=None,
     """
     evaluator = RetrievalEvaluator(hierarchy, labels, prec_types)
     return evaluator.evaluate(features, ks=ks, compute_ahp=int(clip_ahp) if clip_ahp else True,
-                              compute_ap=compute_ap, norm=norm, chunk_size=chunk_size, progress=progress,
-                              return_per_query=return_per_query)
+                              compute_ap=compute_ap, norm=norm, chunk_size=chunk_size, n_jobs=n_jobs,
+                              progress=progress, return_per_query=return_per_query)
 
 
 # ---------------------------------------------------------------------------

@@ -312,6 +312,24 @@ def test_rank_by_distance_is_stable_and_handles_signed_zero():
         metrics.rank_by_distance(np.array([[0.0, np.inf]], dtype=np.float32))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distances_equal_the_original_numexpr_expression_bit_for_bit(dtype):
+    # The same expression on the same dot products. (BLAS may round a product of a block of rows
+    # differently from the product of the full matrix, as the original computed it: not ours to fix.)
+    import numexpr
+
+    rng = np.random.default_rng(4)
+    features = (rng.standard_normal((300, 20)) * 10.0 ** rng.uniform(-3, 3, size=(300, 1))).astype(dtype)
+    queries = rng.permutation(300)[:77]
+    sq_norms = np.sum(features ** 2, axis=-1)
+    expected = numexpr.evaluate("A + B - 2 * C", {"A": sq_norms[queries, None], "B": sq_norms[None, :],
+                                                  "C": np.dot(features[queries], features.T)})
+    np.testing.assert_array_equal(metrics._DistanceBlocks(features, norm=False)(queries), expected)
+    normalized = features / np.linalg.norm(features, axis=-1, keepdims=True)
+    np.testing.assert_array_equal(metrics._DistanceBlocks(features, norm=True)(queries),
+                                  -np.dot(normalized[queries], normalized.T))
+
+
 def test_retrieval_metrics_reject_bad_features(tree):
     labels = [1, 2, 3]
     good = np.eye(3, dtype=np.float32)
@@ -325,6 +343,8 @@ def test_retrieval_metrics_reject_bad_features(tree):
         metrics.retrieval_metrics(good, labels, tree, ks=[1], prec_types=["FOO"])
     with pytest.raises(ValueError, match="zero"):
         metrics.retrieval_metrics(np.zeros((3, 2)), labels, tree, ks=[1], norm=True)
+    with pytest.raises(ValueError, match="too large"):
+        metrics.retrieval_metrics(np.full((3, 2), 1e30, dtype=np.float32), labels, tree, ks=[1])
 
 
 def test_similarity_rows_in_blocks_equal_full_matrix(tree):
