@@ -507,9 +507,9 @@ class _DistanceBlocks:
             features = features / norms
             self.sq_norms = None
         else:
-            self.sq_norms = np.sum(features ** 2, axis=-1)
             # |a|^2 + |b|^2 - 2 a.b is finite when 4 max |a|^2 is: then no distance overflows.
-            with np.errstate(over="ignore"):
+            with np.errstate(over="ignore", invalid="ignore"):
+                self.sq_norms = np.sum(features ** 2, axis=-1)
                 if not np.isfinite(self.sq_norms.max() * features.dtype.type(4)):
                     raise ValueError("the feature values are too large: their distances overflow {}".format(
                         features.dtype))
