@@ -1,0 +1,126 @@
+"""evaluate_retrieval.py end to end on the bundled digits (300 test images, 10 classes), in-process."""
+
+import json
+
+import numpy as np
+import pytest
+
+import evaluate_retrieval
+import metrics
+import utils
+from class_hierarchy import ClassHierarchy
+from test_metrics import assert_close, slow_hierarchical_precision, slow_rankings
+
+# Digits 0-4 and 5-9 under two inner nodes of the root 100.
+TREE = "100 101\n100 102\n" + "".join("101 {}\n".format(d) for d in range(5)) + "".join(
+    "102 {}\n".format(d) for d in range(5, 10))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from datasets import get_data_generator
+
+    root = tmp_path_factory.mktemp("retrieval")
+    (root / "tree.txt").write_text(TREE)
+    labels = np.asarray(get_data_generator("digits", None).labels_test).tolist()
+    rng = np.random.default_rng(0)
+    # Small integers: exact distances, many ties, so that the slow reference ranks exactly as we do.
+    features = (rng.integers(0, 3, size=(10, 4))[labels] + rng.integers(0, 2, size=(len(labels), 4))).astype(np.float32)
+    return root, labels, features
+
+
+def run(capsys, *args):
+    perf = evaluate_retrieval.main([str(a) for a in args])
+    return perf, capsys.readouterr()
+
+
+def test_end_to_end_outputs_match_the_slow_reference(setup, capsys):
+    root, labels, features = setup
+    n = len(labels)
+    # The pickle dump lists the images in a shuffled order: the script must put them back by id.
+    order = np.random.default_rng(1).permutation(n)
+    utils.save_features(str(root / "shuffled.pickle"), features[order], ids=order.tolist())
+    utils.save_features(str(root / "plain.npz"), features)
+    perf, out = run(capsys, "--dataset", "digits", "--data_root", root, "--hierarchy", root / "tree.txt",
+                    "--feat", root / "shuffled.pickle", "--feat", root / "plain.npz", "--label", "A", "--label", "B",
+                    "--plot_max", 60, "--clip_ahp", 30, "--csv", root / "hp.csv", "--json", root / "m.json",
+                    "--plot", root / "hp.png")
+    hierarchy = ClassHierarchy.from_file(str(root / "tree.txt"), id_type=int)
+    ks = list(range(1, 61)) + [100]
+    slow, _ = slow_hierarchical_precision(hierarchy, slow_rankings(features), labels, ks, compute_ahp=30,
+                                          compute_ap=True, all_ids=list(range(n)))
+    written = json.loads((root / "m.json").read_text())
+    assert list(written) == ["A", "B"]
+    for label in ("A", "B"):
+        assert list(written[label]) == metrics.metric_names(ks, 30, True)
+        assert_close(written[label], slow)
+    # The table: header, rule, one row per label, columns as the original (AHP@30 here).
+    lines = [l for l in out.out.splitlines() if l.strip()]
+    assert "AHP@30 (LCS_HEIGHT)" in lines[0] and lines[0].split("|")[-1].strip() == "AP"
+    assert lines[2].startswith("A |") and lines[3].startswith("B |")
+    assert lines[2].split("|")[1].strip() == "{:.4f}".format(slow["P@1 (WUP)"])
+    csv = (root / "hp.csv").read_text().splitlines()
+    assert csv[0] == "k;A;B" and len(csv) == 61
+    assert csv[10] == "10;{0};{0}".format(written["A"]["P@10 (LCS_HEIGHT)"])
+    assert (root / "hp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_classes_from_and_norm(setup, capsys, tmp_path):
+    root, _, _ = setup
+    from datasets import get_data_generator
+
+    classes = [7, 2, 5, 3]
+    utils.save_class_embedding(str(tmp_path / "emb.npz"), np.eye(4), classes)
+    indices = np.asarray(get_data_generator("digits", None, classes=classes).labels_test)
+    labels = [classes[i] for i in indices]
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((len(labels), 5)).astype(np.float32)
+    utils.save_features(str(tmp_path / "f.pickle"), features)
+    perf, _ = run(capsys, "--dataset", "digits", "--data_root", root, "--hierarchy", root / "tree.txt",
+                  "--classes_from", tmp_path / "emb.npz", "--feat", tmp_path / "f.pickle", "--norm", "yes",
+                  "--plot_max", 0)
+    hierarchy = ClassHierarchy.from_file(str(root / "tree.txt"), id_type=int)
+    expected = metrics.retrieval_metrics(features, labels, hierarchy, ks=[1, 10, 50, 100], norm=True)
+    assert perf["f"] == expected
+    assert list(perf["f"])[-3:] == ["AHP (WUP)", "AHP (LCS_HEIGHT)", "AP"]
+
+
+def error_of(capsys, *args):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_retrieval.main([str(a) for a in args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code != 0
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_bad_input_gives_one_line_errors_and_writes_nothing(setup, capsys, tmp_path):
+    root, labels, features = setup
+    base = ["--dataset", "digits", "--data_root", root, "--hierarchy", root / "tree.txt", "--plot_max", 10]
+    utils.save_features(str(tmp_path / "short.npz"), features[:-1])
+    nan = features.copy()
+    nan[17, 2] = np.nan
+    utils.save_features(str(tmp_path / "nan.npz"), nan)
+    utils.save_features(str(tmp_path / "ok.npz"), features)
+    utils.save_features(str(tmp_path / "badid.pickle"), features, ids=["img{}".format(i) for i in range(len(features))])
+    (tmp_path / "old.csv").write_text("precious\n")
+
+    err = error_of(capsys, *base, "--feat", tmp_path / "ok.npz", "--feat", tmp_path / "short.npz",
+                   "--csv", tmp_path / "old.csv")
+    assert "short.npz: 299 feature vectors, but the test split of digits has 300 images" in err
+    assert (tmp_path / "old.csv").read_text() == "precious\n"
+    assert "image 17 contains NaN or inf" in error_of(capsys, *base, "--feat", tmp_path / "nan.npz")
+    assert "unknown metric type 'FOO'" in error_of(capsys, *base, "--feat", tmp_path / "ok.npz", "--prec_type", "FOO")
+    assert "'img0' is not an index" in error_of(capsys, *base, "--feat", tmp_path / "badid.pickle")
+    assert "no such feature file" in error_of(capsys, *base, "--feat", tmp_path / "missing.pickle")
+    assert "output directory does not exist" in error_of(capsys, *base, "--feat", tmp_path / "ok.npz",
+                                                         "--json", tmp_path / "nodir" / "m.json")
+    (tmp_path / "evil.pickle").write_bytes(b"cos\nsystem\n(S'echo hacked'\ntR.")
+    assert "refusing to load" in error_of(capsys, *base, "--feat", tmp_path / "evil.pickle")
+
+
+def test_table_columns_and_ks():
+    assert evaluate_retrieval.retrieval_ks(0) == [1, 10, 50, 100]
+    assert evaluate_retrieval.retrieval_ks(20) == list(range(1, 21)) + [50, 100]
+    assert evaluate_retrieval.table_metrics(100)[4] == "AHP@100 (WUP)"
+    assert evaluate_retrieval.table_metrics(None)[9] == "AHP (LCS_HEIGHT)"
