@@ -45,6 +45,7 @@ import numbers
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -232,7 +233,19 @@ class _SimilarityRows:
 # ---------------------------------------------------------------------------
 
 
-def _sortable_keys(distances):
+_workspace = threading.local()
+
+
+def _buffer(name, shape, dtype):
+    """A reusable per-thread array (no page faults for every chunk); contents undefined."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buffers = _workspace.__dict__.setdefault("buffers", {})
+    if name not in buffers or buffers[name].size < size:
+        buffers[name] = np.empty(size, dtype=np.uint8)
+    return buffers[name][:size].view(dtype).reshape(shape)
+
+
+def _sortable_keys(distances, out=None):
     """uint64 keys whose order is (distance, column index): float32 distance bits high, index low.
 
     Sorting these with numpy's (SIMD, unstable) sort gives the stable argsort of the distances, about
@@ -247,7 +260,7 @@ def _sortable_keys(distances):
         flip |= np.uint32(0x80000000)
         flip ^= bits
         bits = flip
-    keys = np.empty(distances.shape, dtype=np.uint64)
+    keys = np.empty(distances.shape, dtype=np.uint64) if out is None else out
     if np.little_endian:  # write both 32-bit halves in place: no 64-bit temporaries
         words = keys.view(np.uint32)
         words[:, 1::2] = bits
@@ -321,7 +334,7 @@ def _rank_queries(distances, queries, members, head, with_member_ranks=True):
     top = n if with_member_ranks else min(head + 1, n)  # the query may come first: one more than the head
     member_ranks = None
     if distances.dtype == np.float32 and n < 2 ** 32:
-        keys = _sortable_keys(distances)
+        keys = _sortable_keys(distances, _buffer("keys", distances.shape, np.uint64))
         query_keys = keys[rows, queries]
         member_keys = keys[:, members] if with_member_ranks else None
         if top < n:
@@ -340,15 +353,16 @@ def _rank_queries(distances, queries, members, head, with_member_ranks=True):
             np.put_along_axis(inverse, ranking, np.broadcast_to(np.arange(n), ranking.shape), axis=1)
             member_ranks = inverse[:, members]
         ranking = ranking[:, :head + 1]
-    ranked = np.empty((num_rows, head), dtype=np.intp)
+    ranked = _buffer("ranked", (num_rows, head), np.intp)
+    if ranking.dtype == np.uint64:  # the image indices are the low halves of the keys
+        ranking = ranking.view(np.uint32)[:, 0::2] if np.little_endian else ranking & np.uint64(0xFFFFFFFF)
     for r in rows:  # take the query out of the head
         p = query_pos[r]
-        row = _key_indices(ranking[r]) if ranking.dtype == np.uint64 else ranking[r]
         if p < head:
-            ranked[r, :p] = row[:p]
-            ranked[r, p:] = row[p + 1:head + 1]
+            ranked[r, :p] = ranking[r, :p]
+            ranked[r, p:] = ranking[r, p + 1:head + 1]
         else:
-            ranked[r] = row[:head]
+            ranked[r] = ranking[r, :head]
     return ranked, query_pos, member_ranks
 
 
@@ -552,7 +566,8 @@ def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, p
     """P@k and AHP of rankings without the query (B, W) for one similarity type."""
     out = {}
     head = min(kmax, ranked.shape[1])
-    cum = image_similarity[ranked if ahp is True else ranked[:, :head]]
+    scored = ranked if ahp is True else ranked[:, :head]
+    cum = np.take(image_similarity, scored, out=_buffer("cum", scored.shape, np.float64), mode="clip")
     np.cumsum(cum, axis=1, out=cum)
     with np.errstate(divide="ignore", invalid="ignore"):
         # The first kmax positions exactly as the original: cumulated sums divided by the ideal curve.
