@@ -29,27 +29,23 @@ def _fill_indices(index, size, fill_mode):
     raise ValueError("fill_mode must be one of {}, got {!r}".format(FILL_MODES, fill_mode))
 
 
-def _interpolate_axis(images, coords, axis, fill_mode):
-    """Linear interpolation of a batch along one spatial axis at per-image coordinates.
+def _interpolate_rows(images, coords, fill_mode):
+    """Linear interpolation of a batch along axis 1 at per-image coordinates.
 
-    images: (B, H, W, C) float32; coords: (B, L) float source coordinates along `axis` (1 or 2).
-    Returns (B, L, W, C) for axis 1 or (B, H, L, C) for axis 2.
+    images: (B, H, R) with each row of R values contiguous; coords: (B, L) source row coordinates.
+    Returns float32 (B, L, R). Working on whole rows keeps numpy's inner loops long.
     """
-    size = images.shape[axis]
     lower = np.floor(coords)
-    weight = (coords - lower).astype(np.float32)
+    weight = (coords - lower).astype(np.float32)[:, :, None]
     lower = lower.astype(np.intp)
-    idx0 = _fill_indices(lower, size, fill_mode)
-    idx1 = _fill_indices(lower + 1, size, fill_mode)
+    size = images.shape[1]
     batch = np.arange(images.shape[0])[:, None]
-    if axis == 1:
-        a, b = images[batch, idx0], images[batch, idx1]
-        w = weight[:, :, None, None]
-    else:
-        a, b = images[batch, :, idx0], images[batch, :, idx1]  # -> (B, L, H, C)
-        a, b = a.transpose(0, 2, 1, 3), b.transpose(0, 2, 1, 3)
-        w = weight[:, None, :, None]
-    return a + w * (b - a)
+    out = images[batch, _fill_indices(lower, size, fill_mode)].astype(np.float32, copy=False)
+    upper = images[batch, _fill_indices(lower + 1, size, fill_mode)].astype(np.float32, copy=False)
+    upper -= out
+    upper *= weight
+    out += upper
+    return out
 
 
 def shift_zoom_flip(images, shift_y, shift_x, zoom_y=None, zoom_x=None, flip=None, fill_mode="nearest"):
@@ -59,18 +55,18 @@ def shift_zoom_flip(images, shift_y, shift_x, zoom_y=None, zoom_x=None, flip=Non
     `(zoom_y[k] * (i - cy) + cy + shift_y[k], zoom_x[k] * (j - cx) + cx + shift_x[k])` with bilinear
     interpolation, where (cy, cx) is the image centre; this is what Keras' `ImageDataGenerator` does for
     `width/height_shift_range` and `zoom_range`. Because the transform has no rotation or shear it is
-    separable, so it is done as two 1-D interpolations over the whole batch at once.
+    separable: one interpolation over rows, then one over columns, each for the whole batch at once.
     Pixels sampled outside the image are filled according to `fill_mode` ('nearest' or 'reflect').
     Images flagged in `flip` are mirrored left-right afterwards.
 
     images: (B, H, W, C) array; returns float32 (B, H, W, C).
     """
-    images = np.asarray(images, dtype=np.float32)
+    images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError("expected a batch of images (B, H, W, C), got shape {}".format(images.shape))
-    num, height, width = images.shape[:3]
+    num, height, width, channels = images.shape
     if num == 0:
-        return images.copy()
+        return images.astype(np.float32)
     zoom_y = np.ones(num) if zoom_y is None else np.asarray(zoom_y, dtype=np.float64)
     zoom_x = np.ones(num) if zoom_x is None else np.asarray(zoom_x, dtype=np.float64)
     cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
@@ -79,8 +75,11 @@ def shift_zoom_flip(images, shift_y, shift_x, zoom_y=None, zoom_x=None, flip=Non
     if flip is not None:
         flip = np.asarray(flip, dtype=bool)
         cols[flip] = cols[flip, ::-1]
-    out = _interpolate_axis(images, rows, 1, fill_mode)
-    return _interpolate_axis(out, cols, 2, fill_mode)
+    out = _interpolate_rows(images.reshape(num, height, width * channels), rows, fill_mode)
+    # columns: interpolate the transposed batch (B, W, H*C) along its rows, then transpose back
+    out = np.ascontiguousarray(out.reshape(num, height, width, channels).transpose(0, 2, 1, 3))
+    out = _interpolate_rows(out.reshape(num, width, height * channels), cols, fill_mode)
+    return np.ascontiguousarray(out.reshape(num, width, height, channels).transpose(0, 2, 1, 3))
 
 
 def _shift_range_pixels(shift_range, size, num, rng):

@@ -15,6 +15,7 @@ from collections import Counter
 
 import numpy as np
 import PIL.Image
+from tqdm import tqdm
 
 from utils import atomic_write, safe_pickle_load
 
@@ -104,7 +105,7 @@ def _write_batch(path, images, labels, label_key, batch_label, filenames=None):
         b"filenames": [f.encode("utf-8") for f in filenames] if filenames is not None else [],
     }
     with atomic_write(path) as f:
-        pickle.dump(record, f, protocol=2)
+        pickle.dump(record, f, protocol=4)
 
 
 def write_cifar_pickles(root, train_images, train_labels, test_images, test_labels, label_names=None, cifar10=True,
@@ -113,7 +114,8 @@ def write_cifar_pickles(root, train_images, train_labels, test_images, test_labe
 
     CIFAR-10: `data_batch_1..5` (the training set in 5 nearly equal parts, in the given order),
     `test_batch`, `batches.meta`; CIFAR-100 (`cifar10=False`): `train`, `test`, `meta` with fine labels.
-    Keys are bytes, as the official files read with `encoding='bytes'`. Each file is written atomically.
+    Keys are bytes, as in the official files read with `encoding="bytes"`; pickle protocol 4 (Python 3).
+    Each file is written atomically.
     """
     train_images, test_images = np.asarray(train_images), np.asarray(test_images)
     for name, images, labels in (("train", train_images, train_labels), ("test", test_images, test_labels)):
@@ -142,7 +144,7 @@ def write_cifar_pickles(root, train_images, train_labels, test_images, test_labe
         meta = {b"fine_label_names": [n.encode("utf-8") for n in label_names]}
         meta_file = "meta"
     with atomic_write(os.path.join(root, meta_file)) as f:
-        pickle.dump(meta, f, protocol=2)
+        pickle.dump(meta, f, protocol=4)
 
 
 def _interleave_by_class(labels):
@@ -155,7 +157,7 @@ def _interleave_by_class(labels):
     return np.lexsort((labels, rank))
 
 
-def read_image_tree(source, classes=CIFAR10_CLASSES, max_per_class=None):
+def read_image_tree(source, classes=CIFAR10_CLASSES, max_per_class=None, progress=False):
     """Read `<split>/<class>/<file>.jpg` images from a directory or a .tar(.gz) archive of it.
 
     The archive may have one top-level folder (as `cifar10-jpeg/train/cat/0000.jpg`).
@@ -200,7 +202,7 @@ def read_image_tree(source, classes=CIFAR10_CLASSES, max_per_class=None):
             seen = Counter()
             items = [e for e in items if seen.update([e[0]]) or seen[e[0]] <= max_per_class]
         images, labels, names = [], [], []
-        for label, name, content, where in items:
+        for label, name, content, where in tqdm(items, desc="Decoding {} images".format(split), disable=not progress):
             images.append(_decode_rgb(content, where))
             labels.append(label)
             names.append(name)
@@ -218,12 +220,12 @@ def _decode_rgb(content, where):
         raise ValueError("{}: cannot decode image ({})".format(where, e)) from None
 
 
-def cifar10_from_jpeg(source, root, max_per_class=None):
+def cifar10_from_jpeg(source, root, max_per_class=None, progress=False):
     """Lay out the CIFAR-10 JPEG tree/archive (`{train,test}/<class>/NNNN.jpg`) as the python pickles.
 
     Returns the number of training and test images written.
     """
-    splits = read_image_tree(source, CIFAR10_CLASSES, max_per_class)
+    splits = read_image_tree(source, CIFAR10_CLASSES, max_per_class, progress)
     for split in ("train", "test"):
         if split not in splits:
             raise ValueError("{}: no '{}' folder with images".format(source, split))

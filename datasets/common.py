@@ -318,15 +318,27 @@ class ArrayDatasetGenerator:
     # --- batches ---------------------------------------------------------------
 
     def normalize(self, images):
-        """uint8/float images -> normalized float32."""
-        return (np.asarray(images, dtype=np.float32) - self.mean) / self.std
+        """uint8/float images (N, H, W, C) -> normalized float32 (x - mean) / std."""
+        images = np.asarray(images)
+        num, height, width, channels = images.shape
+        # per-channel constants tiled along whole image rows: long inner loops instead of loops of C
+        mean_row = np.tile(self.mean, width)
+        scale_row = np.tile(np.float32(1.0) / self.std, width)
+        out = images.reshape(num, height, width * channels).astype(np.float32)
+        out -= mean_row
+        out *= scale_row
+        return out.reshape(images.shape)
 
     def compose_batch(self, indices, train, augment=False, rng=None):
-        """The normalized (and, if `augment`, randomly transformed) images at `indices` of one split."""
-        images = (self.X_train if train else self.X_test)[np.asarray(indices, dtype=np.intp)]
+        """The normalized (and, if `augment`, randomly transformed) images at `indices` of one split.
+
+        Normalization comes first: it is affine per channel, so it commutes with the (bilinear, weights
+        summing to one) augmentation.
+        """
+        images = self.normalize((self.X_train if train else self.X_test)[np.asarray(indices, dtype=np.intp)])
         if augment and self.augmentation:
             images = aug.random_shift_zoom_flip(images, aug.as_generator(rng), **self.augmentation)
-        return self.normalize(images)
+        return images
 
     def _sequence(self, train, batch_size, shuffle, augment, **options):
         labels = self.y_train if train else self.y_test

@@ -167,90 +167,111 @@ class FileDatasetGenerator:
         """Store the channel mean and std (RGB, 0..255); compute what is not given from the training images.
 
         As the original: the mean of the per-image channel means, and the square root of the sum of
-        per-image mean squared deviations divided by (number of images - 1).
+        per-image mean squared deviations divided by (number of images - 1). Unreadable images are
+        reported and left out.
         """
         if mean is None:
-            total = np.zeros(3)
-            for fn in tqdm(self.train_img_files, desc="Computing channel mean"):
-                total += np.asarray(self._read_or_blank(fn, -1), dtype=np.float64).mean(axis=(0, 1))
-            mean = total / len(self.train_img_files)
+            image_means = [img.mean(axis=(0, 1)) for img in self._training_images("Computing channel mean")]
+            mean = np.mean(image_means, axis=0)
             print("Channel-wise mean:               {}".format(mean))
         self.mean = np.asarray(mean, dtype=np.float32).reshape(3)
         if std is None:
-            total = np.zeros(3)
-            for fn in tqdm(self.train_img_files, desc="Computing channel variance"):
-                img = np.asarray(self._read_or_blank(fn, -1), dtype=np.float64)
-                total += np.mean((img - self.mean) ** 2, axis=(0, 1))
-            std = np.sqrt(total / max(len(self.train_img_files) - 1, 1))
+            deviations = [np.mean((img - self.mean) ** 2, axis=(0, 1))
+                          for img in self._training_images("Computing channel variance")]
+            std = np.sqrt(np.sum(deviations, axis=0) / max(len(deviations) - 1, 1))
             print("Channel-wise standard deviation: {}".format(std))
         self.std = np.asarray(std, dtype=np.float32).reshape(3)
         if np.any(self.std <= 0):
             raise ValueError("channel standard deviations must be positive, got {}".format(self.std))
 
-    # --- loading one image ----------------------------------------------------------------
+    def _training_images(self, description):
+        """The readable training images as float64 arrays, with a progress bar."""
+        for fn in tqdm(self.train_img_files, desc=description):
+            try:
+                yield np.asarray(load_image(fn), dtype=np.float64)
+            except _DECODE_ERRORS as e:
+                self._report(fn, e)
 
-    def _read_or_blank(self, filename, target_size):
-        """The image as PIL RGB image, or a mean-coloured blank image (and a warning) if unreadable."""
-        try:
-            return load_image(filename, target_size)
-        except _DECODE_ERRORS as e:
-            if filename not in self.corrupt_files:
-                self.corrupt_files.add(filename)
-                warnings.warn("cannot read image {} ({}); using a blank image instead".format(filename, e))
-            if isinstance(target_size, (int, np.integer)) and target_size <= 0:
-                size = self.cropsize or (1, 1)
-            else:
-                size = scaled_size((1, 1), target_size)
-            colour = tuple(int(round(c)) for c in (self.mean if self.mean is not None else (0, 0, 0)))
-            return PIL.Image.new("RGB", size, colour)
-
-    def _target_size(self, target_size, randzoom, rng, filename):
-        """The size to resize to, with random scale augmentation if requested."""
+    def _target_size(self, target_size, randzoom, rng, image_size):
+        """The size to resize an image of `image_size` to, with random scale augmentation if requested."""
         if target_size is None:
             target_size = self.default_target_size
-        if not (randzoom and self.randzoom_range is not None):
-            return target_size
-        low, high = self.randzoom_range
-        if isinstance(low, float) or isinstance(high, float):
-            factor = rng.uniform(low, high)
-            if isinstance(target_size, (int, np.integer)) and target_size <= 0:
-                with PIL.Image.open(filename) as img:  # relative to the original size: read the header only
-                    target_size = img.size
-            if isinstance(target_size, (int, np.integer)):
-                return max(1, int(round(target_size * factor)))
-            return tuple(max(1, int(round(s * factor))) for s in target_size)
-        return int(rng.integers(low, high)) if high > low else int(low)
+        if randzoom and self.randzoom_range is not None:
+            low, high = self.randzoom_range
+            if isinstance(low, float) or isinstance(high, float):  # relative to the target (or image) size
+                factor = rng.uniform(low, high)
+                if isinstance(target_size, (int, np.integer)) and target_size <= 0:
+                    target_size = image_size
+                if isinstance(target_size, (int, np.integer)):
+                    target_size = max(1, int(round(target_size * factor)))
+                else:
+                    target_size = tuple(max(1, int(round(s * factor))) for s in target_size)
+            else:
+                target_size = int(rng.integers(low, high)) if high > low else int(low)
+        if isinstance(target_size, (int, np.integer)) and target_size <= 0:
+            return tuple(image_size)
+        return scaled_size(image_size, target_size)
 
-    def _load_transformed(self, filename, rng, target_size, randzoom, randrot):
-        """Decode, resize (with random scale) and rotate one image; returns a PIL RGB image."""
+    def _blank(self, size):
+        """A mean-coloured uint8 image of (width, height) `size`: the stand-in for unreadable files."""
+        colour = np.round(self.mean if self.mean is not None else np.zeros(3)).astype(np.uint8)
+        return np.broadcast_to(colour, (size[1], size[0], 3)).copy()
+
+    def _report(self, filename, error):
+        if filename not in self.corrupt_files:
+            self.corrupt_files.add(filename)
+            warnings.warn("cannot read image {} ({}); using a blank image instead".format(filename, error))
+
+    def _load_crop(self, filename, rng, target_size, cropsize, randcrop, randzoom, randrot):
+        """One image: decoded, resized (random scale), rotated and cropped to `cropsize` (width, height)
+        at a random or the central position, sides shorter than the crop padded by reflection.
+        Returns uint8 (h, w, 3).
+
+        Without rotation only the crop window is resampled (`resize(box=...)`): the same pixels as
+        resizing the whole image and cropping afterwards, at a fraction of the cost.
+        """
         try:
-            size = self._target_size(target_size, randzoom, rng, filename)
-        except _DECODE_ERRORS:
-            size = target_size if target_size is not None else self.default_target_size
-        img = self._read_or_blank(filename, size)
-        if randrot and self.randrot_max > 0:
-            img = img.rotate(rng.uniform(-self.randrot_max, self.randrot_max), PIL.Image.BILINEAR)
-        return img
+            img = PIL.Image.open(filename)
+            size = self._target_size(target_size, randzoom, rng, img.size)
+            if img.format == "JPEG" and size[0] * 2 <= img.size[0] and size[1] * 2 <= img.size[1]:
+                img.draft("RGB", size)  # decode at 1/2, 1/4 or 1/8 scale, still >= size
+            if img.mode != "RGB":
+                img = img.convert("RGB")
+            if randrot and self.randrot_max > 0:
+                if img.size != size:
+                    img = img.resize(size, PIL.Image.BILINEAR)
+                img = img.rotate(rng.uniform(-self.randrot_max, self.randrot_max), PIL.Image.BILINEAR)
+            crop_w, crop_h = cropsize or size
+            x0, y0 = (self._offset(have, want, rng, randcrop) for have, want in zip(size, (crop_w, crop_h)))
+            width, height = min(crop_w, size[0]), min(crop_h, size[1])
+            if img.size == size:
+                region = img.crop((x0, y0, x0 + width, y0 + height)) if (width, height) != size else img
+            else:
+                sx, sy = img.size[0] / size[0], img.size[1] / size[1]
+                region = img.resize((width, height), PIL.Image.BILINEAR,
+                                    box=(x0 * sx, y0 * sy, (x0 + width) * sx, (y0 + height) * sy))
+            arr = np.asarray(region, dtype=np.uint8)
+        except _DECODE_ERRORS as e:
+            self._report(filename, e)
+            return self._blank(cropsize or (1, 1))
+        if width < crop_w or height < crop_h:
+            pads = [self._padding(height, crop_h, rng, randcrop), self._padding(width, crop_w, rng, randcrop), (0, 0)]
+            arr = np.pad(arr, pads, "reflect")
+        return arr
 
     @staticmethod
-    def _crop(img, cropsize, rng, randcrop):
-        """Crop a PIL image to (width, height) = `cropsize` at a random or the central position; a side
-        shorter than the crop is padded by reflection instead. Returns float32 (h, w, 3) in 0..255."""
-        crop_w, crop_h = cropsize
-        width, height = img.size
-        x0 = (int(rng.integers(width - crop_w + 1)) if randcrop else (width - crop_w) // 2) if width > crop_w else 0
-        y0 = (int(rng.integers(height - crop_h + 1)) if randcrop else (height - crop_h) // 2) if height > crop_h else 0
-        if width > crop_w or height > crop_h:
-            img = img.crop((x0, y0, x0 + min(crop_w, width), y0 + min(crop_h, height)))
-        arr = np.asarray(img, dtype=np.float32)
-        pads = []
-        for have, want in ((arr.shape[0], crop_h), (arr.shape[1], crop_w)):
-            extra = max(want - have, 0)
-            before = int(rng.integers(extra + 1)) if randcrop else extra // 2
-            pads.append((before, extra - before))
-        if any(p for pad in pads for p in pad):
-            arr = np.pad(arr, pads + [(0, 0)], "reflect")
-        return arr
+    def _offset(have, want, rng, random_position):
+        """Start of a crop of length `want` in `have` (0 if it does not fit)."""
+        if have <= want:
+            return 0
+        return int(rng.integers(have - want + 1)) if random_position else (have - want) // 2
+
+    @staticmethod
+    def _padding(have, want, rng, random_position):
+        """(before, after) padding of length `have` to `want`."""
+        extra = max(want - have, 0)
+        before = int(rng.integers(extra + 1)) if random_position else extra // 2
+        return before, extra - before
 
     # --- batches -------------------------------------------------------------------------
 
@@ -277,17 +298,23 @@ class FileDatasetGenerator:
         `None`: the median size of the batch), colour-distorted, normalized, flipped and erased.
         """
         rng = aug.as_generator(rng)
-        images = [self._load_transformed(fn, rng, target_size, randzoom, randrot) for fn in filenames]
-        if cropsize is None:
-            cropsize = (int(np.median([img.size[0] for img in images])), int(np.median([img.size[1] for img in images])))
+        if cropsize is None:  # the median size of the batch: find the sizes first
+            sizes = []
+            for fn in filenames:
+                try:
+                    with PIL.Image.open(fn) as img:
+                        sizes.append(self._target_size(target_size, False, rng, img.size))
+                except _DECODE_ERRORS:
+                    pass
+            cropsize = (int(np.median([s[0] for s in sizes])), int(np.median([s[1] for s in sizes]))) if sizes else (1, 1)
         cropsize = _pair(cropsize, "cropsize")
-        crops = [self._crop(img, cropsize, rng, randcrop) for img in images]
-        if colordistort:
-            crops = [aug.distort_color(c, rng, **self.colordistort_params) for c in crops]
-        batch = np.stack(crops) if crops else np.zeros((0, cropsize[1], cropsize[0], 3), np.float32)
+        batch = np.empty((len(filenames), cropsize[1], cropsize[0], 3), np.float32)
+        for k, fn in enumerate(filenames):
+            crop = self._load_crop(fn, rng, target_size, cropsize, randcrop, randzoom, randrot)
+            batch[k] = aug.distort_color(crop, rng, **self.colordistort_params) if colordistort else crop
         if normalize:
             batch -= self.mean
-            batch /= self.std
+            batch *= 1.0 / self.std
         if self.color_mode == "bgr":
             batch = batch[..., ::-1]
         if hflip:

@@ -352,19 +352,28 @@ CIFAR10_JPEG = os.path.join(SHARED_DATA_DIR, "cifar10-jpeg.tar.gz")
 
 @pytest.mark.skipif(not os.path.isfile(CIFAR10_JPEG), reason="../shared/data/cifar10-jpeg.tar.gz not available")
 def test_real_cifar10_from_jpeg_archive(tmp_path):
+    import shutil
+    import subprocess
     import tarfile
     import PIL.Image
 
+    # extract only files 0000-0019 of each class (a few hundred members; GNU tar is much faster than tarfile)
+    source = tmp_path / "jpeg"
+    source.mkdir()
+    if shutil.which("tar"):
+        subprocess.run(["tar", "xzf", CIFAR10_JPEG, "-C", str(source), "--wildcards", "*/00[01]?.jpg"], check=True)
+    else:
+        wanted = {"{:04d}.jpg".format(i) for i in range(20)}
+        with tarfile.open(CIFAR10_JPEG) as archive:
+            archive.extractall(source, members=[m for m in archive if os.path.basename(m.name) in wanted])
     root = str(tmp_path / "cifar-10-batches-py")
-    n_train, n_test = cifar10_from_jpeg(CIFAR10_JPEG, root, max_per_class=20)
+    n_train, n_test = cifar10_from_jpeg(str(source / "cifar10-jpeg"), root, max_per_class=20)
     assert (n_train, n_test) == (200, 200)
     gen = datasets.get_data_generator("cifar-10", root)
     assert (gen.num_train, gen.num_test, gen.num_classes) == (200, 200, 10)
     assert np.bincount(gen.labels_train).tolist() == [20] * 10
-    # an image decoded straight from the archive is where its label says
-    with tarfile.open(CIFAR10_JPEG) as archive:
-        member = archive.getmember("cifar10-jpeg/test/cat/0003.jpg")
-        ref = np.asarray(PIL.Image.open(archive.extractfile(member)).convert("RGB"))
+    # an image decoded straight from its file is where its label says
+    ref = np.asarray(PIL.Image.open(source / "cifar10-jpeg" / "test" / "cat" / "0003.jpg").convert("RGB"))
     with open(os.path.join(root, "test_batch"), "rb") as f:
         batch = pickle.load(f, encoding="bytes")
     cat_rows = [i for i, (n, l) in enumerate(zip(batch[b"filenames"], batch[b"labels"])) if n == b"0003.jpg" and l == 3]
@@ -372,3 +381,40 @@ def test_real_cifar10_from_jpeg_archive(tmp_path):
     np.testing.assert_array_equal(gen.X_test[cat_rows[0]], ref)
     # real photos: channel means near the published CIFAR-10 ones (125.3, 123.0, 113.9)
     assert np.all(np.abs(gen.mean - [125.3, 123.0, 113.9]) < 15)
+
+
+def test_make_cifar10_from_jpeg_cli(tmp_path, capsys):
+    import tarfile
+    import PIL.Image
+    from datasets.make_cifar10_from_jpeg import main
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "cifar10-jpeg"
+    for split in ("train", "test"):
+        for cls in ("cat", "ship"):
+            (src / split / cls).mkdir(parents=True)
+            for i in range(3):
+                PIL.Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                    src / split / cls / "{:04d}.png".format(i))
+    with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="cifar10-jpeg")
+    for source in (str(src), str(tmp_path / "c.tar.gz")):
+        out = tmp_path / ("out" + str(len(source)))
+        main([source, str(out), "--max_per_class", "2"])
+        gen = datasets.get_data_generator("cifar-10", str(out))
+        assert gen.num_train == gen.num_test == 4
+        assert gen.labels_train.tolist() == [3, 8, 3, 8]  # interleaved by class, CIFAR-10 label numbers
+        expected = np.asarray(PIL.Image.open(src / "test" / "ship" / "0001.png"))
+        np.testing.assert_array_equal(gen.X_test[3], expected)
+
+    (src / "train" / "cat" / "0000.png").write_bytes(b"garbage")
+    with pytest.raises(SystemExit):
+        main([str(src), str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in err and len(errors) == 1 and "0000.png" in errors[0]
+    (src / "train" / "llama").mkdir()
+    (src / "train" / "llama" / "0000.png").write_bytes(b"x")
+    with pytest.raises(SystemExit):
+        main([str(src), str(tmp_path / "bad")])
+    assert "llama" in capsys.readouterr().err

@@ -125,6 +125,10 @@ def test_jpeg_draft_mode_close_to_full_decode(tmp_path):
         full = np.asarray(img.convert("RGB").resize((85, 64), PIL.Image.BILINEAR), dtype=np.float64)
     assert fast.shape == full.shape == (64, 85, 3)
     assert np.abs(fast - full).mean() < 3.0
+    # resampling only the crop window gives the pixels of resizing everything, then cropping
+    base = datasets.FileDatasetGenerator(str(tmp_path))
+    crop = base._load_crop(path, np.random.default_rng(0), 64, (40, 30), False, False, False)
+    np.testing.assert_allclose(crop, fast[17:47, 22:62], atol=1)
 
 
 # --- Augmentation -------------------------------------------------------------------------------
