@@ -1,0 +1,187 @@
+"""The demo's helpers (demo_report.py) on tiny fake inputs; the full demo itself is `make demo`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import demo_report as D
+import utils
+from class_hierarchy import ClassHierarchy
+from datasets.fashion_mnist import load_fashion_mnist, read_idx
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A 3-level tree over the 10 Fashion-MNIST labels: 10 = root; 11 clothing {12 tops {0, 2, 6}, 3, 1, 4};
+# 13 footwear {5, 7, 9}; 8 directly under the root.
+TREE_EDGES = [(10, 11), (10, 13), (10, 8), (11, 12), (11, 3), (11, 1), (11, 4), (12, 0), (12, 2), (12, 6),
+              (13, 5), (13, 7), (13, 9)]
+
+
+def fake_fashion_mnist(root, num_train=60, num_test=40, seed=0):
+    """Random 28x28 images with every label present, in the four IDX files of Fashion-MNIST."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", num_train), ("test", num_test)):
+        labels = np.concatenate([np.arange(10), rng.integers(0, 10, n - 10)]).astype(np.uint8)
+        rng.shuffle(labels)
+        images = rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)
+        image_file, label_file = D.FASHION_MNIST_FILES[split]
+        D.write_idx(os.path.join(root, image_file), images)
+        D.write_idx(os.path.join(root, label_file), labels)
+        arrays[split] = (images, labels)
+    return arrays
+
+
+def write_tree(path):
+    with open(path, "w") as f:
+        f.writelines("{} {}\n".format(p, c) for p, c in TREE_EDGES)
+    return path
+
+
+def test_write_idx_round_trip(tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, (7, 5, 3)).astype(np.uint8)
+    D.write_idx(str(tmp_path / "x.gz"), images)
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "x.gz")), images)
+    D.write_idx(str(tmp_path / "y.gz"), np.arange(9, dtype=np.uint8))
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "y.gz")), np.arange(9))
+
+
+def test_first_per_class_matches_loop():
+    labels = np.random.default_rng(2).integers(0, 4, 50)
+    expected = []
+    seen = {}
+    for i, lbl in enumerate(labels):  # obviously-correct reference: walk the list, count per class
+        seen[lbl] = seen.get(lbl, 0) + 1
+        if seen[lbl] <= 3:
+            expected.append(i)
+    np.testing.assert_array_equal(D.first_per_class(labels, 3), expected)
+    np.testing.assert_array_equal(D.first_per_class(labels, None), np.arange(50))
+
+
+def test_fashion_mnist_subset(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    arrays = fake_fashion_mnist(str(src))
+    assert D.write_fashion_mnist_subset(str(src), str(out), 2, 1) == (20, 10)
+    X_train, y_train, X_test, y_test = load_fashion_mnist(str(out))
+    keep = D.first_per_class(arrays["train"][1], 2)
+    np.testing.assert_array_equal(X_train[..., 0], arrays["train"][0][keep])
+    np.testing.assert_array_equal(y_train, arrays["train"][1][keep])
+    assert np.bincount(y_test).tolist() == [1] * 10
+    with pytest.raises(ValueError, match="train_per_class"):
+        D.write_fashion_mnist_subset(str(src), str(out), 0, 1)
+
+
+def test_summary_table():
+    retrieval = {"Sem": {"AHP@250 (LCS_HEIGHT)": 0.9, "P@10 (LCS_HEIGHT)": 0.8, "AP": 0.1},
+                 "Cls": {"AHP@250 (LCS_HEIGHT)": 0.7, "P@10 (LCS_HEIGHT)": 0.85}}
+    accuracy = {"Sem": {"Accuracy": 0.5}, "Cls": {"Accuracy": 0.6, "Top-5 Accuracy": 0.9}}
+    summary = D.build_summary(retrieval, accuracy)
+    assert summary == {"Sem": {"AHP@250 (LCS_HEIGHT)": 0.9, "P@10 (LCS_HEIGHT)": 0.8, "Accuracy": 0.5},
+                       "Cls": {"AHP@250 (LCS_HEIGHT)": 0.7, "P@10 (LCS_HEIGHT)": 0.85, "Accuracy": 0.6}}
+    table = D.summary_markdown(summary).splitlines()
+    assert table[0] == "| Method | AHP@250 (LCS_HEIGHT) | P@10 (LCS_HEIGHT) | Accuracy |"
+    assert table[2] == "| Sem | **90.00%** | 80.00% | 50.00% |"
+    assert table[3] == "| Cls | 70.00% | **85.00%** | **60.00%** |"
+    with pytest.raises(ValueError, match="'Accuracy' for 'Sem'"):
+        D.build_summary(retrieval)
+
+
+def test_parse_metric_table_reads_evaluate_classification_output(capsys):
+    from evaluate_classification_accuracy import print_performance
+
+    perf = {"Semantic Embeddings": {"Accuracy": 0.91234, "Avg. Accuracy": 0.5},
+            "A | B": {"Accuracy": 0.25, "Top-5 Accuracy": 1.0, "Avg. Accuracy": 0.0}}
+    print_performance(perf, ["Accuracy", "Top-5 Accuracy", "Avg. Accuracy"])
+    table = D.parse_metric_table("-- noise --\n" + capsys.readouterr().out)
+    assert table == {"Semantic Embeddings": {"Accuracy": 0.9123, "Avg. Accuracy": 0.5},
+                     "A | B": {"Accuracy": 0.25, "Top-5 Accuracy": 1.0, "Avg. Accuracy": 0.0}}
+    with pytest.raises(ValueError, match="no metric table"):
+        D.parse_metric_table("Accuracy: 0.5\n")
+    with pytest.raises(ValueError, match="malformed value"):
+        D.parse_metric_table(" | Accuracy\n----\nx | 0.5x\n")
+
+
+def brute_force_top(features, query, k):
+    """Reference ranking: a Python loop over all images, sorted by (distance, index), query dropped."""
+    dist = [(float(np.sum((features[i] - features[query]) ** 2)), i) for i in range(len(features))]
+    return [i for _, i in sorted(dist) if i != query][:k]
+
+
+def test_top_results_matches_brute_force():
+    rng = np.random.default_rng(3)
+    features = rng.integers(0, 3, (40, 4)).astype(np.float32)  # small integers: many exact ties
+    queries = np.array([0, 5, 39])
+    top = D.top_results(features, queries, k=7)
+    for row, q in zip(top, queries):
+        assert row.tolist() == brute_force_top(features.astype(np.float64), q, 7)
+
+
+def test_pick_queries_spread_over_classes():
+    labels = np.repeat(np.arange(10), 5)
+    queries = D.pick_queries(labels, 4, seed=0)
+    assert len(set(labels[queries].tolist())) == 4
+    assert labels[queries].tolist() == [0, 3, 6, 9]
+    assert len(D.pick_queries(labels, 20)) == 10  # at most one per class
+
+
+def brute_force_hp(features, labels, similarity, k):
+    """Mean HP@k by its definition: top-k similarity sum over the best possible one, query excluded."""
+    values = []
+    for q in range(len(features)):
+        ranked = brute_force_top(features, q, len(features))
+        gained = sum(similarity[labels[q], labels[i]] for i in ranked[:k])
+        best = sum(sorted((similarity[labels[q], labels[i]] for i in ranked), reverse=True)[:k])
+        values.append(gained / best)
+    return float(np.mean(values))
+
+
+def test_hp_curve_matches_definition(tmp_path):
+    hierarchy = ClassHierarchy.from_file(write_tree(str(tmp_path / "tree.txt")), id_type=int)
+    rng = np.random.default_rng(4)
+    labels = np.concatenate([np.arange(10), rng.integers(0, 10, 20)])
+    features = rng.normal(size=(30, 3))
+    similarity = D.class_similarity_matrix(hierarchy, range(10))
+    assert similarity[0, 2] == pytest.approx(1 - 1 / 3) and similarity[0, 5] == 0 and similarity[5, 5] == 1
+    ks = [1, 3, 10]
+    curve, _ = D.hp_curve(features, labels, hierarchy, range(10), ks)
+    expected = [brute_force_hp(features, labels, similarity, k) for k in ks]
+    np.testing.assert_allclose(curve, expected, rtol=0, atol=1e-9)
+
+
+def test_report_cli_end_to_end(tmp_path):
+    data = tmp_path / "fm"
+    data.mkdir()
+    fake_fashion_mnist(str(data), num_test=40)
+    tree = write_tree(str(tmp_path / "tree.txt"))
+    rng = np.random.default_rng(5)
+    utils.save_features(str(tmp_path / "a.npz"), rng.normal(size=(40, 10)))
+    utils.save_features(str(tmp_path / "b.pickle"), rng.normal(size=(40, 10)))
+    metrics = {"A": {"AHP@250 (LCS_HEIGHT)": 0.5, "P@10 (LCS_HEIGHT)": 0.4},
+               "B": {"AHP@250 (LCS_HEIGHT)": 0.3, "P@10 (LCS_HEIGHT)": 0.2}}
+    (tmp_path / "r.json").write_text(json.dumps(metrics))
+    (tmp_path / "c.txt").write_text("\n  | Accuracy | Avg. Accuracy\n-----\nA | 0.2500 | 0.3\nB | 0.1250 |     --\n\n")
+    out = tmp_path / "out"
+    argv = ["report", "--dataset", "Fashion-MNIST", "--data_root", str(data), "--hierarchy", tree,
+            "--feat", "A=" + str(tmp_path / "a.npz"), "--feat", "B=" + str(tmp_path / "b.pickle"),
+            "--metrics", str(tmp_path / "r.json"), "--table", str(tmp_path / "c.txt"),
+            "--out", str(out), "--num_queries", "3", "--top_k", "5", "--clip_ahp", "20"]
+    assert D.main(argv) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary) == ["A", "B"] and summary["B"] == dict(metrics["B"], Accuracy=0.125)
+    assert "| A | **50.00%** | **40.00%** | **25.00%** |" in (out / "summary.md").read_text()
+    for png in ("hp_curves.png", "retrieval_examples.png"):
+        content = (out / png).read_bytes()
+        assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 5000
+
+    # Bad input: one line on stderr, exit status 1, no traceback.
+    (tmp_path / "c.txt").write_text("  | Accuracy\n-----\nA | 0.2500\n")
+    result = subprocess.run([sys.executable, os.path.join(REPO, "demo_report.py")] + argv,
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "error: no value of 'Accuracy' for 'B' in the evaluation results"
+    assert "Traceback" not in result.stderr
