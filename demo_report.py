@@ -25,6 +25,9 @@ import utils
 # The figures the summary reports per method, in this order (names as evaluate_retrieval.py writes them).
 SUMMARY_METRICS = ("AHP@250 (LCS_HEIGHT)", "P@10 (LCS_HEIGHT)", "Accuracy")
 
+# Width in pixels of the coloured frame around each retrieved image.
+TILE_BORDER = 3
+
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
@@ -235,20 +238,24 @@ def as_rgb(images):
     return images.astype(np.float32) / 255.0
 
 
-def retrieval_mosaic(images, rows, frame_colors, border=3, gap=6):
+def retrieval_mosaic(images, rows, frame_colors, border=TILE_BORDER, gap=6, group_size=None):
     """One RGB canvas holding rows of framed tiles (faster and crisper than one axes per image).
 
     images - (N, H, W, 3) floats; rows - list of lists of image indices (None leaves a blank slot);
-    frame_colors - same shape as rows, RGB triples or None (white frame).
+    frame_colors - same shape as rows, RGB triples or None (white frame);
+    gap - white pixels between the first column (the query) and the others, and after every
+    `group_size` rows.
     Returns the canvas and the (x, y) top-left corner of every tile, per row.
     """
     h, w = images.shape[1:3]
     tile_h, tile_w = h + 2 * border, w + 2 * border
+    group_size = group_size or len(rows)
     width = max(len(r) for r in rows) * (tile_w + 2) + gap
-    canvas = np.ones((len(rows) * (tile_h + 2), width, 3), dtype=np.float32)
+    height = len(rows) * (tile_h + 2) + (len(rows) - 1) // group_size * gap
+    canvas = np.ones((height, width, 3), dtype=np.float32)
     corners = []
     for r, (row, colors) in enumerate(zip(rows, frame_colors)):
-        y = r * (tile_h + 2)
+        y = r * (tile_h + 2) + r // group_size * gap
         corners.append([])
         for c, (index, color) in enumerate(zip(row, colors)):
             x = c * (tile_w + 2) + (gap if c > 0 else 0)  # a gap between the query column and the results
@@ -279,16 +286,17 @@ def plot_retrieval_examples(path, images, labels, class_names, similarity, resul
             rows.append([query if mi == 0 else None] + results)
             frames.append([None] + [cmap(norm(s))[:3] for s in sims])
             notes.append((method, float(np.mean(sims)), qi, mi))
-    canvas, corners = retrieval_mosaic(as_rgb(images), rows, frames)
+    canvas, corners = retrieval_mosaic(as_rgb(images), rows, frames, gap=max(6, images.shape[1] // 3),
+                                       group_size=len(methods))
 
-    tile_h = canvas.shape[0] / len(rows)
-    fig_w = 3.0 + canvas.shape[1] / 40.0
+    tile_h = np.shape(images)[1] + 2 * TILE_BORDER
+    fig_w = 3.5 + canvas.shape[1] / 40.0
     fig, ax = plt.subplots(figsize=(fig_w, 0.9 + canvas.shape[0] / 40.0))
     ax.imshow(canvas, interpolation="nearest")
     ax.set_axis_off()
     for (method, mean_sim, qi, mi), row_corners in zip(notes, corners):
         x0, y0 = row_corners[1]
-        ax.text(x0 - 2, y0 + tile_h / 2, "{}  ".format(method), ha="right", va="center", fontsize=7)
+        ax.text(-2, y0 + tile_h / 2, method, ha="right", va="center", fontsize=7)
         ax.text(canvas.shape[1] + 2, y0 + tile_h / 2, "mean\nsim. {:.2f}".format(mean_sim), ha="left",
                 va="center", fontsize=6)
         if mi == 0:
