@@ -50,10 +50,12 @@ class L2Normalize(keras.layers.Layer):
     """L2-normalization along the last axis; the embedding output is followed by one named `l2norm`.
 
     Replaces the original `Lambda(utils.l2norm, name='l2norm')`, which could not be serialized
-    portably. Zero vectors stay zero (the squared norm is clipped at `epsilon`).
+    portably; the layer is named `l2norm` unless given another name. Zero vectors stay zero (the
+    squared norm is clipped at `epsilon`).
     """
 
     def __init__(self, epsilon=1e-12, **kwargs):
+        kwargs.setdefault("name", "l2norm")
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
 

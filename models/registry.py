@@ -86,8 +86,10 @@ class ArchitectureRegistry(collections.abc.Mapping):
 
 
 # --- builders: thin adapters from the uniform call to each family's function -------------------
-# Each is called as builder(num_outputs, top_activation=, include_top=, activation=,
-# input_channels=, name=, **builder_kwargs); imports are lazy so that listing names is cheap.
+# Each is called as builder(num_outputs, include_top=, top_activation=, [activation=,]
+# input_channels=, name=, **builder_kwargs); the architecture's own settings are bound with
+# functools.partial as keywords, so that builder_kwargs may override them (e.g. in tests).
+# Imports are lazy so that listing the names stays cheap.
 
 
 def _plain(num_outputs, include_top, top_activation, **kwargs):
@@ -96,32 +98,87 @@ def _plain(num_outputs, include_top, top_activation, **kwargs):
     return plain_net(num_outputs, final_activation=top_activation, **kwargs)
 
 
-def _cifar_resnet(blocks, filters, num_outputs, **kwargs):
+def _cifar_resnet(num_outputs, **kwargs):
     from .cifar_resnet import cifar_resnet
 
-    kwargs.setdefault("blocks_per_stage", blocks)
-    kwargs.setdefault("filters", filters)
     return cifar_resnet(num_outputs, **kwargs)
 
 
+def _wide_resnet(num_outputs, include_top, **kwargs):
+    from .wide_resnet import wide_resnet
+
+    return wide_resnet(num_outputs, **kwargs)
+
+
+def _densenet(num_outputs, include_top, **kwargs):
+    from .densenet import densenet
+
+    return densenet(num_outputs, **kwargs)
+
+
+def _pyramidnet(num_outputs, include_top, **kwargs):
+    from .pyramidnet import pyramidnet
+
+    return pyramidnet(num_outputs, **kwargs)
+
+
+def _imagenet_resnet(num_outputs, include_top, **kwargs):
+    from .imagenet_resnet import imagenet_resnet
+
+    return imagenet_resnet(num_outputs, **kwargs)
+
+
+def _application(num_outputs, include_top, **kwargs):
+    from .applications import application_network
+
+    return application_network(num_outputs, **kwargs)
+
+
+def _cifar(builder, description, top_only_for_classification=False, **settings):
+    return Architecture(functools.partial(builder, **settings), description=description,
+                        top_only_for_classification=top_only_for_classification)
+
+
+def _imagenet(builder, description, supports_activation=True, **settings):
+    return Architecture(functools.partial(builder, **settings), family="imagenet",
+                        supports_activation=supports_activation, description=description)
+
+
 _REGISTERED = {
-    "simple": Architecture(_plain, description="Plain-11: sequential CNN with 11 trainable layers"),
-    "resnet-32": Architecture(
-        functools.partial(_cifar_resnet, 5, (16, 32, 64)), top_only_for_classification=True,
-        description="CIFAR ResNet-32 (dense top only with classification=True)",
-    ),
-    "resnet-110": Architecture(
-        functools.partial(_cifar_resnet, 18, (16, 32, 64)), top_only_for_classification=True,
-        description="CIFAR ResNet-110 (dense top only with classification=True)",
-    ),
-    "resnet-110-fc": Architecture(
-        functools.partial(_cifar_resnet, 18, (16, 32, 64)),
-        description="CIFAR ResNet-110, always with a dense layer after the pooling",
-    ),
-    "resnet-110-wfc": Architecture(
-        functools.partial(_cifar_resnet, 18, (32, 64, 128)),
-        description="CIFAR ResNet-110 with twice the channels, always with a dense top",
-    ),
+    # CIFAR-sized inputs (any size works: all end in global average pooling)
+    "simple": _cifar(_plain, "Plain-11: sequential CNN with 11 trainable layers"),
+    "resnet-32": _cifar(_cifar_resnet, "CIFAR ResNet-32 (dense top only with classification=True)",
+                        top_only_for_classification=True, blocks_per_stage=5, filters=(16, 32, 64)),
+    "resnet-110": _cifar(_cifar_resnet, "CIFAR ResNet-110 (dense top only with classification=True)",
+                         top_only_for_classification=True, blocks_per_stage=18, filters=(16, 32, 64)),
+    "resnet-110-fc": _cifar(_cifar_resnet, "CIFAR ResNet-110, always with a dense layer after the pooling",
+                            blocks_per_stage=18, filters=(16, 32, 64)),
+    "resnet-110-wfc": _cifar(_cifar_resnet, "CIFAR ResNet-110 with twice the channels, always with a dense top",
+                             blocks_per_stage=18, filters=(32, 64, 128)),
+    "wrn-28-10": _cifar(_wide_resnet, "Wide Residual Network, depth 28, width 10", depth=28, width=10),
+    # The plain DenseNets start with 16 maps and do not compress; DenseNet-BC starts with 2k, compresses by 0.5
+    "densenet-100-12": _cifar(_densenet, "DenseNet, depth 100, growth rate 12",
+                              depth=100, growth_rate=12, bottleneck=False, reduction=0.0, initial_filters=16),
+    "densenet-100-24": _cifar(_densenet, "DenseNet, depth 100, growth rate 24",
+                              depth=100, growth_rate=24, bottleneck=False, reduction=0.0, initial_filters=16),
+    "densenet-bc-190-40": _cifar(_densenet, "DenseNet-BC, depth 190, growth rate 40",
+                                 depth=190, growth_rate=40, bottleneck=True, reduction=0.5),
+    "pyramidnet-272-200": _cifar(_pyramidnet, "PyramidNet with bottlenecks, depth 272, alpha 200",
+                                 depth=272, alpha=200, bottleneck=True),
+    "pyramidnet-110-270": _cifar(_pyramidnet, "PyramidNet with basic blocks, depth 110, alpha 270",
+                                 depth=110, alpha=270, bottleneck=False),
+    # ImageNet-sized inputs
+    "resnet-50": _imagenet(_application, "ResNet-50 from keras.applications", False, application="resnet-50"),
+    "resnet-101": _imagenet(_application, "ResNet-101 from keras.applications", False, application="resnet-101"),
+    "resnet-152": _imagenet(_application, "ResNet-152 from keras.applications", False, application="resnet-152"),
+    "rn18": _imagenet(_imagenet_resnet, "ResNet-18 (our implementation)", depth=18),
+    "rn34": _imagenet(_imagenet_resnet, "ResNet-34 (our implementation)", depth=34),
+    "rn50": _imagenet(_imagenet_resnet, "ResNet-50 (our implementation)", depth=50),
+    "rn101": _imagenet(_imagenet_resnet, "ResNet-101 (our implementation)", depth=101),
+    "rn152": _imagenet(_imagenet_resnet, "ResNet-152 (our implementation)", depth=152),
+    "rn200": _imagenet(_imagenet_resnet, "ResNet-200 (our implementation)", depth=200),
+    "nasnet-a": _imagenet(_application, "NASNet-A (large) from keras.applications, 224x224 input", False,
+                          application="nasnet-a"),
 }
 
 ARCHITECTURES = ArchitectureRegistry(_REGISTERED)
