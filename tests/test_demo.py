@@ -185,3 +185,56 @@ def test_report_cli_end_to_end(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "error: no value of 'Accuracy' for 'B' in the evaluation results"
     assert "Traceback" not in result.stderr
+
+
+# --- the paper-reproduction scripts: every command they would run parses with its script's parser ---
+
+REPRODUCTION_SCRIPTS = {
+    "cifar100.sh": ["/data/cifar-100-python", "/tmp/out-cifar100"],
+    "nabirds.sh": ["/data/nabirds", "/tmp/ilsvrc/model.keras", "/tmp/out-nab"],
+    "ilsvrc.sh": ["/data/imagenet", "/tmp/out-ilsvrc"],
+    "cifar10_reduced.sh": None,  # needs real data; only its syntax is checked
+    "demo.sh": None,
+}
+
+
+def _parser_of(script):
+    import importlib.util
+
+    path = os.path.join(REPO, script)
+    spec = importlib.util.spec_from_file_location("_parsed_" + os.path.basename(script)[:-3].replace("-", "_"), path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
+
+@pytest.mark.parametrize("script", sorted(REPRODUCTION_SCRIPTS))
+def test_scripts_are_valid_bash(script):
+    result = subprocess.run(["bash", "-n", os.path.join(REPO, "scripts", script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_reproduction_commands_parse():
+    import shlex
+
+    parsers = {}
+    seen = set()
+    for script, args in REPRODUCTION_SCRIPTS.items():
+        if args is None:
+            continue
+        result = subprocess.run(["bash", os.path.join(REPO, "scripts", script)] + args, capture_output=True, text=True,
+                                env=dict(os.environ, DRY_RUN="1", GPUS="2", BASELINES="1"), cwd="/")
+        assert result.returncode == 0, result.stderr
+        commands = [shlex.split(line) for line in result.stdout.splitlines() if line.startswith("python ")]
+        assert commands, script
+        for argv in commands:
+            if argv[1] not in parsers:
+                parsers[argv[1]] = _parser_of(argv[1])
+            parsers[argv[1]].parse_args(argv[2:])  # SystemExit (a failed test) on a flag the script lacks
+            seen.add((script, argv[1]))
+    assert ("cifar100.sh", "evaluate_retrieval.py") in seen and ("nabirds.sh", "learn_image_embeddings.py") in seen
+    # CIFAR-100: 3 architectures x 3 models trained, one retrieval table, 9 accuracy evaluations.
+    cifar = subprocess.run(["bash", os.path.join(REPO, "scripts", "cifar100.sh"), "/data/c100"], capture_output=True,
+                           text=True, env=dict(os.environ, DRY_RUN="1"), cwd="/tmp").stdout
+    assert cifar.count("learn_image_embeddings.py") == 9 and cifar.count("--cls_weight 0.1") == 3
+    assert cifar.count("evaluate_classification_accuracy.py") == 9 and cifar.count("--max_decay 0.1") == 3

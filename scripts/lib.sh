@@ -1,0 +1,39 @@
+# Shared by the paper-reproduction scripts (sourced, not run).
+# Every command is printed, shell-quoted, before it runs; with DRY_RUN=1 it is only printed.
+# Training logs go to $OUT/<name>.train.log; a model already in $OUT is not trained again.
+
+PYTHON=${PYTHON:-python}
+DRY_RUN=${DRY_RUN:-0}
+
+run() {
+    printf '%q ' "$@" | sed 's/ $//'
+    echo
+    if [ "$DRY_RUN" != 1 ]; then
+        "$@"
+    fi
+}
+
+# train NAME ARGS...: learn_image_embeddings.py ARGS --model_dump $OUT/NAME.keras --feature_dump $OUT/NAME.features.pickle
+train() {
+    local name=$1
+    shift
+    if [ "$DRY_RUN" != 1 ] && [ -f "$OUT/$name.keras" ] && [ -f "$OUT/$name.features.pickle" ]; then
+        echo "# $name: $OUT/$name.keras exists, not trained again"
+        return 0
+    fi
+    if [ "$DRY_RUN" = 1 ]; then
+        run "$PYTHON" learn_image_embeddings.py "$@" --model_dump "$OUT/$name.keras" \
+            --feature_dump "$OUT/$name.features.pickle"
+    else
+        run "$PYTHON" learn_image_embeddings.py "$@" --model_dump "$OUT/$name.keras" \
+            --feature_dump "$OUT/$name.features.pickle" 2>&1 | tee "$OUT/$name.train.log"
+    fi
+}
+
+# need_file PATH WHAT: exit with a one-line error unless PATH exists (skipped with DRY_RUN=1).
+need_file() {
+    if [ "$DRY_RUN" != 1 ] && [ ! -e "$1" ]; then
+        echo "error: $1: $2 not found" >&2
+        exit 1
+    fi
+}
