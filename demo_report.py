@@ -386,7 +386,8 @@ def build_parser():
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--num_queries", type=int, default=6, help="query images in retrieval_examples.png")
     p.add_argument("--top_k", type=int, default=10, help="results per query in retrieval_examples.png")
-    p.add_argument("--clip_ahp", type=int, default=250, help="last k of the HP@k curves")
+    p.add_argument("--plot_max", type=int, default=250,
+                   help="last k of the HP@k curves (their legend gives the AHP up to it)")
     p.add_argument("--caption", default=None, help="line above the Markdown table")
     p.add_argument("--seed", type=int, default=0, help="seed of the query choice")
     return parser
@@ -395,8 +396,8 @@ def build_parser():
 def run_report(args):
     if not args.feat:
         raise ValueError("give at least one --feat LABEL=PATH")
-    if args.num_queries < 1 or args.top_k < 1 or args.clip_ahp < 1:
-        raise ValueError("--num_queries, --top_k and --clip_ahp must be positive")
+    if args.num_queries < 1 or args.top_k < 1 or args.plot_max < 1:
+        raise ValueError("--num_queries, --top_k and --plot_max must be positive")
     features = {}
     for item in args.feat:
         label, path = _label_value(item, "--feat")
@@ -423,7 +424,9 @@ def run_report(args):
     os.makedirs(args.out, exist_ok=True)
     written = list(write_summary(args.out, summary, args.caption))
 
-    ks = np.unique(np.geomspace(1, args.clip_ahp, 40).round().astype(int))
+    # Dense at small k (where the curves change fast) and evenly spread up to plot_max.
+    ks = np.unique(np.concatenate([np.geomspace(1, args.plot_max, 40), np.linspace(1, args.plot_max, 40)]).round())
+    ks = ks.astype(int)
     curves = {label: (ks, *hp_curve(feat, labels, hierarchy, class_ids, ks)) for label, feat in features.items()}
     written.append(os.path.join(args.out, "hp_curves.png"))
     plot_hp_curves(written[-1], curves, title="{}: hierarchical precision at k".format(args.dataset))

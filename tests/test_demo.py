@@ -169,7 +169,7 @@ def test_report_cli_end_to_end(tmp_path):
     argv = ["report", "--dataset", "Fashion-MNIST", "--data_root", str(data), "--hierarchy", tree,
             "--feat", "A=" + str(tmp_path / "a.npz"), "--feat", "B=" + str(tmp_path / "b.pickle"),
             "--metrics", str(tmp_path / "r.json"), "--table", str(tmp_path / "c.txt"),
-            "--out", str(out), "--num_queries", "3", "--top_k", "5", "--clip_ahp", "20"]
+            "--out", str(out), "--num_queries", "3", "--top_k", "5", "--plot_max", "20"]
     assert D.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary) == ["A", "B"] and summary["B"] == dict(metrics["B"], Accuracy=0.125)
