@@ -142,6 +142,8 @@ def bench_files(count, batches, repeats):
             seq1 = gen.train_sequence(batch_size=32, seed=0)
             one = best_rate(lambda: [seq1[i] for i in range(batches)], batches * 32, repeats)
             label = "JPEG {}x{} -> {} crops".format(image_size[0], image_size[1], crop)
+            print(label, "2 processes {:.1f}, 2 threads {:.1f}, 1 process {:.1f}, decode ceiling {:.1f} images/s".format(
+                two, threads, one, ceiling), flush=True)
             rows.append((label, "datasets, 2 worker processes", two, "PIL full decode, 2 processes", ceiling))
             rows.append((label, "datasets, 2 worker threads", threads, "PIL full decode, 2 processes", ceiling))
             rows.append((label, "datasets, 1 process", one, "PIL full decode, 2 processes", ceiling))
@@ -152,9 +154,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats (a smoke run)")
     args = parser.parse_args()
-    repeats = 2 if args.quick else 3
-    rows = bench_cifar(num_images=5000, batches=10 if args.quick else 30, repeats=repeats)
-    rows += bench_files(count=32 if args.quick else 64, batches=6 if args.quick else 24, repeats=repeats)
+    rows = bench_cifar(num_images=5000, batches=10 if args.quick else 30, repeats=2 if args.quick else 3)
+    rows += bench_files(count=32, batches=4 if args.quick else 12, repeats=1 if args.quick else 2)
     print("\n| workload | pipeline | images/s | reference | reference images/s | ratio |")
     print("|---|---|---:|---|---:|---:|")
     for workload, name, rate, ref_name, ref in rows:

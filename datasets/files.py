@@ -222,9 +222,11 @@ class FileDatasetGenerator:
             self.corrupt_files.add(filename)
             warnings.warn("cannot read image {} ({}); using a blank image instead".format(filename, error))
 
-    def _load_crop(self, filename, rng, target_size, cropsize, randcrop, randzoom, randrot):
+    def _load_crop(self, filename, rng, target_size, cropsize, randcrop, randzoom, randrot,
+                   hflip=False, vflip=False, bgr=False):
         """One image: decoded, resized (random scale), rotated and cropped to `cropsize` (width, height)
-        at a random or the central position, sides shorter than the crop padded by reflection.
+        at a random or the central position, sides shorter than the crop padded by reflection;
+        flipped and put into BGR order as requested (by PIL, on 8-bit data: cheaper than numpy views).
         Returns uint8 (h, w, 3).
 
         Without rotation only the crop window is resampled (`resize(box=...)`): the same pixels as
@@ -250,6 +252,12 @@ class FileDatasetGenerator:
                 sx, sy = img.size[0] / size[0], img.size[1] / size[1]
                 region = img.resize((width, height), PIL.Image.BILINEAR,
                                     box=(x0 * sx, y0 * sy, (x0 + width) * sx, (y0 + height) * sy))
+            if hflip:
+                region = region.transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT)
+            if vflip:
+                region = region.transpose(PIL.Image.Transpose.FLIP_TOP_BOTTOM)
+            if bgr:
+                region = PIL.Image.merge("RGB", region.split()[::-1])
             arr = np.asarray(region, dtype=np.uint8)
         except _DECODE_ERRORS as e:
             self._report(filename, e)
@@ -308,31 +316,30 @@ class FileDatasetGenerator:
                     pass
             cropsize = (int(np.median([s[0] for s in sizes])), int(np.median([s[1] for s in sizes]))) if sizes else (1, 1)
         cropsize = _pair(cropsize, "cropsize")
-        batch = np.empty((len(filenames), cropsize[1], cropsize[0], 3), np.float32)
+        num, width, height = len(filenames), cropsize[0], cropsize[1]
+        hflips = rng.random(num) < 0.5 if hflip else np.zeros(num, bool)
+        vflips = rng.random(num) < 0.5 if vflip else np.zeros(num, bool)
+        bgr = self.color_mode == "bgr"
+        batch = np.empty((num, height, width, 3), np.float32)
         for k, fn in enumerate(filenames):
-            crop = self._load_crop(fn, rng, target_size, cropsize, randcrop, randzoom, randrot)
-            batch[k] = aug.distort_color(crop, rng, **self.colordistort_params) if colordistort else crop
+            crop = self._load_crop(fn, rng, target_size, cropsize, randcrop, randzoom, randrot,
+                                   hflips[k], vflips[k], bgr)
+            if colordistort:  # in RGB order
+                crop = aug.distort_color(crop[..., ::-1] if bgr else crop, rng, **self.colordistort_params)
+                crop = crop[..., ::-1] if bgr else crop
+            batch[k] = crop
+        mean, std = (self.mean[::-1], self.std[::-1]) if bgr else (self.mean, self.std)
         if normalize:
-            batch -= self.mean
-            batch *= 1.0 / self.std
-        if self.color_mode == "bgr":
-            batch = batch[..., ::-1]
-        if hflip:
-            flip = rng.random(len(batch)) < 0.5
-            batch[flip] = batch[flip, :, ::-1]
-        if vflip:
-            flip = rng.random(len(batch)) < 0.5
-            batch[flip] = batch[flip, ::-1]
+            rows = batch.reshape(num, height, width * 3)  # whole rows: long inner loops
+            rows -= np.tile(mean, width)
+            rows *= np.tile(np.float32(1.0) / std, width)
+        else:
+            mean, std = np.zeros(3, np.float32), np.ones(3, np.float32)
         if randerase and self.randerase_prob > 0:
-            mean = self.mean[::-1] if self.color_mode == "bgr" else self.mean
-            std = self.std[::-1] if self.color_mode == "bgr" else self.std
-            if not normalize:
-                mean, std = np.zeros(3, np.float32), np.ones(3, np.float32)
-            for k in np.flatnonzero(rng.random(len(batch)) < self.randerase_prob):
+            for k in np.flatnonzero(rng.random(num) < self.randerase_prob):
                 aug.random_erase(batch[k], rng, mean, std, **self.randerase_params)
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
         if data_format == "channels_first":
-            batch = batch.transpose(0, 3, 1, 2)
+            batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
         return batch
 
     def _augment_kwargs(self, augment, train):

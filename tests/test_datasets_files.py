@@ -75,6 +75,13 @@ def test_ilsvrc_restriction_suffixes_and_errors(ilsvrc_root, tmp_path):
     x, _ = caffe.test_sequence(batch_size=1)[0]
     raw = arrays[caffe.test_img_files[0]].astype(np.float32)
     np.testing.assert_allclose(x[0], (raw - np.float32(datasets.CAFFE_MEAN))[..., ::-1], atol=1e-4)  # BGR
+    # random flips: each image is either the plain one or its mirror image, both kinds occur
+    files = caffe.train_img_files * 4
+    plain = caffe.compose_batch(files, cropsize=(12, 10))
+    flipped = caffe.compose_batch(files, rng=np.random.default_rng(0), cropsize=(12, 10), hflip=True)
+    same = np.all(flipped == plain, axis=(1, 2, 3))
+    mirrored = np.all(flipped == plain[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(same ^ mirrored) and 0 < mirrored.sum() < len(files)
 
     large = datasets.get_data_generator("ilsvrc-large", root)
     assert large.cropsize == (448, 448) and large.default_target_size == 512 and large.randzoom_range is None
