@@ -229,13 +229,16 @@ def _matplotlib():
 
 
 def as_rgb(images):
-    """uint8 images (N, H, W), (N, H, W, 1) or (N, H, W, 3) -> float RGB in [0, 1], (N, H, W, 3)."""
+    """Images (N, H, W), (N, H, W, 1) or (N, H, W, 3) -> float RGB in [0, 1], (N, H, W, 3).
+
+    Scaled by the largest value (255 for photos; the digits' grey values only go up to 16).
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
-    return images.astype(np.float32) / 255.0
+    return images.astype(np.float32) / max(float(images.max(initial=0)), 1e-12)
 
 
 def retrieval_mosaic(images, rows, frame_colors, border=TILE_BORDER, gap=6, group_size=None):

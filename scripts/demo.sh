@@ -75,8 +75,8 @@ if [ -n "${TRAIN_PER_CLASS:-}${TEST_PER_CLASS:-}" ]; then
         ${TRAIN_PER_CLASS:+--train_per_class "$TRAIN_PER_CLASS"} ${TEST_PER_CLASS:+--test_per_class "$TEST_PER_CLASS"}
     DATA_ROOT=$OUT/fashion-mnist-subset
 fi
-DATA_ARGS=(--dataset "$DATASET")
-[ -n "$DATA_ROOT" ] && DATA_ARGS+=(--data_root "$DATA_ROOT")
+# digits needs no root, but evaluate_retrieval.py requires the flag (as the original did): "" then.
+DATA_ARGS=(--dataset "$DATASET" --data_root "$DATA_ROOT")
 EMBEDDING=$OUT/class_embedding.unitsphere.pickle
 
 echo "== 1. Class embedding of the $DATASET taxonomy ($HIERARCHY)"

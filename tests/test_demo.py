@@ -238,3 +238,12 @@ def test_reproduction_commands_parse():
                            text=True, env=dict(os.environ, DRY_RUN="1"), cwd="/tmp").stdout
     assert cifar.count("learn_image_embeddings.py") == 9 and cifar.count("--cls_weight 0.1") == 3
     assert cifar.count("evaluate_classification_accuracy.py") == 9 and cifar.count("--max_decay 0.1") == 3
+
+
+def test_as_rgb_scales_grey_and_colour_images():
+    digits = np.array([[[0, 8], [16, 4]]], dtype=np.uint8)  # the digits' grey values go up to 16
+    np.testing.assert_allclose(D.as_rgb(digits)[0, :, :, 1], [[0, 0.5], [1, 0.25]])
+    assert D.as_rgb(digits).shape == (1, 2, 2, 3)
+    colour = np.zeros((2, 3, 3, 3), dtype=np.uint8)
+    colour[1, 0, 0] = (255, 51, 0)
+    np.testing.assert_allclose(D.as_rgb(colour)[1, 0, 0], [1, 0.2, 0])
