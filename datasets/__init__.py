@@ -7,8 +7,6 @@ original release (case-insensitive). Every dataset object offers `classes`, `cla
 `flow_test()` and `compose_batch()`.
 """
 
-import numpy as np
-
 from .common import ArrayDatasetGenerator, DataSequence, TinyDatasetGenerator, read_class_list  # noqa: F401
 
 CAFFE_MEAN = [123.68, 116.779, 103.939]

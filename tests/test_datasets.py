@@ -9,7 +9,7 @@ import scipy.ndimage
 
 import datasets
 from datasets import augment as aug
-from datasets.cifar import read_image_tree, write_cifar_pickles, cifar10_from_jpeg, CIFAR10_CLASSES
+from datasets.cifar import write_cifar_pickles, cifar10_from_jpeg, CIFAR10_CLASSES
 from datasets.common import DataSequence, channel_stats_uint8
 
 from conftest import SHARED_DATA_DIR
