@@ -36,16 +36,26 @@ Conventions of the original ``ClassHierarchy.hierarchical_precision``, kept on p
 8. Means are plain sums over the queries in their order divided by their number, as the original did.
 
 Ranking from features (``evaluate_retrieval.py``): squared Euclidean distances ``|a|^2 + |b|^2 - 2 a.b`` (the
-same numexpr expression, in the features' dtype), or ``-a.b`` after L2 normalization. The original ranked
-with ``np.argsort`` (quicksort, unstable), so images at exactly equal distances came in no defined order;
-**we break ties by image index** (a stable sort), which makes results reproducible.
+original's numexpr expression, bit for bit, in the features' dtype), or ``-a.b`` after L2 normalization. The
+original ranked with ``np.argsort`` (quicksort, unstable), so images at exactly equal distances came in no
+defined order (float32 distances of 10,000 images tie exactly a few times per query); **we break ties by
+image index** (a stable sort), which makes results reproducible.
+
+How it is fast (``RetrievalEvaluator``): the class similarity tables are computed once and looked up by
+label; the ideal curve once per class; queries are processed class by class in chunks of bounded memory
+(distances of big blocks of queries in one matrix product, ranking and scoring in threads); rows are
+sorted as uint64 keys (distance bits, image index), a stable argsort at the speed of numpy's SIMD sort;
+only the top ``kmax + 1`` are partitioned out when neither the full AHP nor AP is wanted; AP comes from
+the positions of the query class's images, found by binary search in the sorted keys; the full AHP sums
+``cumsum(s) / ideal`` as two dot products per query. P@k, AHP@K and AP follow the original's operations
+(equal to the last bit or so); the full AHP is summed in another order (differences ~1e-15).
 """
 
 import numbers
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -145,21 +155,26 @@ def _ideal_curves(best_cum, query_pos, width):
     return np.where(before, best_cum[:width], best_cum[1:width + 1] - 1.0)
 
 
-def _hierarchical_scores(cum, ideal, ks, ahp, ranking_length, prec_type, out):
+def _hierarchical_scores(cum, ideal, ks, ahp, ranking_length, names, out):
     """P@k and AHP from cumulated ranked similarities (B, W) (query removed) and ideal curves (B, W).
 
-    Writes (B,) arrays into `out` under the metric names. `ranking_length` is the length of the whole
-    ranking without the query (the n of the full AHP's dx = 1/n).
+    Writes (B,) arrays into `out` under `names` = (the P@k names in the order of ks, the AHP name).
+    `ranking_length` is the length of the whole ranking without the query (the n of AHP's dx = 1/n).
     """
+    precision_names, area_name = names
     with np.errstate(divide="ignore", invalid="ignore"):  # a zero ideal gives NaN, as in the original
-        cols = np.asarray(ks) - 1
-        precision_at = cum[:, cols] / ideal[:, cols]
-        for i, k in enumerate(ks):
-            out["P@{} ({})".format(k, prec_type)] = precision_at[:, i]
+        precision_at = cum[:, np.asarray(ks) - 1] / ideal[:, np.asarray(ks) - 1]
+        for i, name in enumerate(precision_names):
+            out[name] = precision_at[:, i]
         if ahp is True:
-            out[ahp_name(ahp, prec_type)] = np.trapezoid(cum / ideal, dx=1.0 / ranking_length, axis=1)
+            out[area_name] = np.trapezoid(cum / ideal, dx=1.0 / ranking_length, axis=1)
         elif ahp:
-            out[ahp_name(ahp, prec_type)] = np.trapezoid(cum[:, :ahp] / ideal[:, :ahp], dx=1.0 / ahp, axis=1)
+            out[area_name] = np.trapezoid(cum[:, :ahp] / ideal[:, :ahp], dx=1.0 / ahp, axis=1)
+
+
+def _type_names(ks, ahp, prec_types):
+    """{type: (P@k names in the order of ks, AHP name or None)}."""
+    return {t: (["P@{} ({})".format(k, t) for k in ks], ahp_name(ahp, t) if ahp else None) for t in prec_types}
 
 
 def _average_precision(relevant):
@@ -457,13 +472,14 @@ class RetrievalEvaluator:
         if kmax > n - 1:
             raise ValueError("cut-off point {} exceeds the {} images a query can retrieve".format(kmax, n - 1))
         distances = _DistanceBlocks(features, norm)
-        n_jobs = max(1, min(os.cpu_count() or 1, 4) if n_jobs is None else int(n_jobs))
+        n_jobs = max(1, min(_available_cpus(), 4) if n_jobs is None else int(n_jobs))
         budget = memory_mb * 2 ** 20
         if chunk_size is None:  # half of the budget for the ranking and scoring, shared by the threads
             chunk_size = max(1, int(budget / 2 / n_jobs // (_BYTES_PER_PAIR * n)))
         # A quarter for the distances of a block (two buffers), at least one chunk per thread.
         block_rows = max(int(chunk_size) * n_jobs, min(4096, int(budget / 4 // (2 * features.itemsize * n))))
         names = metric_names(ks, ahp, compute_ap, self.prec_types)
+        type_names = _type_names(ks, ahp, self.prec_types)
         per_query = {name: np.empty(n) for name in names}
         head = n - 1 if ahp is True else kmax
 
@@ -473,7 +489,8 @@ class RetrievalEvaluator:
             image_classes = self.image_classes
             for t in self.prec_types:
                 ideal = _IdealCurve(_ideal_cumulative(similarity[t], self.class_sizes))
-                scores = _ranking_scores(similarity[t][image_classes], ranked, query_pos, ideal, ks, ahp, kmax, t)
+                scores = _ranking_scores(similarity[t][image_classes], ranked, query_pos, ideal, ks, ahp, kmax,
+                                         type_names[t])
                 for name, values in scores.items():
                     per_query[name][queries] = values
             if compute_ap:
@@ -499,6 +516,14 @@ class RetrievalEvaluator:
             bar.close()
         means = OrderedDict((name, _mean(per_query[name])) for name in names)
         return (means, per_query) if return_per_query else means
+
+
+def _available_cpus():
+    """CPUs this process may run on (respects taskset / cgroup affinity where the OS tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 class _DistanceBlocks:
@@ -562,8 +587,8 @@ class _IdealCurve:
         return _ideal_curves(self.best, query_pos, width)
 
 
-def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, prec_type):
-    """P@k and AHP of rankings without the query (B, W) for one similarity type."""
+def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, names):
+    """P@k and AHP of rankings without the query (B, W) for one similarity type (names: `_type_names`)."""
     out = {}
     head = min(kmax, ranked.shape[1])
     scored = ranked if ahp is True else ranked[:, :head]
@@ -572,7 +597,7 @@ def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, p
     with np.errstate(divide="ignore", invalid="ignore"):
         # The first kmax positions exactly as the original: cumulated sums divided by the ideal curve.
         _hierarchical_scores(cum[:, :head], ideal.curves(query_pos, head), ks, ahp if ahp is not True else False,
-                             ranked.shape[1], prec_type, out)
+                             ranked.shape[1], names, out)
         if ahp is True:
             # Area under the whole curve: trapezoid(y, dx=1/W) = (sum(y) - (y[0] + y[-1]) / 2) / W, with the
             # sum of cum / ideal as two dot products per row (before and after the query's position).
@@ -585,7 +610,7 @@ def _ranking_scores(image_similarity, ranked, query_pos, ideal, ks, ahp, kmax, p
                 first = row[0] / (ideal.best[0] if p > 0 else ideal.shifted[0])
                 last = row[-1] / (ideal.best[width - 1] if p > width - 1 else ideal.shifted[width - 1])
                 area[r] = (total - (first + last) / 2.0) / width
-            out[ahp_name(True, prec_type)] = area
+            out[names[1]] = area
     return out
 
 
@@ -694,7 +719,8 @@ def hierarchical_precision(hierarchy, retrieved, labels, ks=[1, 10, 50, 100], co
     all_ids_array = images.ids_array(all_ids) if all_ids is not None and len(all_ids) else None
 
     names = metric_names(ks, ahp, compute_ap, PREC_TYPES)
-    per_query = {name: {} for name in names}
+    type_names = _type_names(ks, ahp, PREC_TYPES)
+    query_ids, query_values = [], []
     ideal_counts = {}  # class histogram of the first ranking of each label (quirk 1)
     ideal_cache = OrderedDict()
     items = retrieved.items() if isinstance(retrieved, Mapping) else retrieved
@@ -712,7 +738,7 @@ def hierarchical_precision(hierarchy, retrieved, labels, ks=[1, 10, 50, 100], co
         if c not in ideal_cache:
             rows = similarity_rows(c)
             ideal_cache[c] = {t: _ideal_cumulative(rows[t], ideal_counts[c]) for t in PREC_TYPES}
-            if len(ideal_cache) > 16:
+            if len(ideal_cache) > max(16, 2 ** 24 // max(len(classes), 1)):  # at most about 256 MB of curves
                 ideal_cache.popitem(last=False)
         is_query = ret == qid
         if ignore_qids and is_query.any():
@@ -732,15 +758,17 @@ def hierarchical_precision(hierarchy, retrieved, labels, ks=[1, 10, 50, 100], co
         for t in PREC_TYPES:
             cum = np.cumsum(rows[t][ranked[None, :hp_width]], axis=1)
             curves = _ideal_curves(ideal_cache[c][t], [query_pos], hp_width)
-            _hierarchical_scores(cum, curves, ks, ahp, width, t, out)
+            _hierarchical_scores(cum, curves, ks, ahp, width, type_names[t], out)
         if compute_ap:
             keep = ~is_query if ignore_qids else np.ones(len(classes), dtype=bool)
             out["AP"] = _average_precision((classes[keep] == c)[None, :])
-        for name in names:
-            per_query[name][qid] = float(out[name][0])
-    if not per_query[names[0]]:
+        query_ids.append(qid)
+        query_values.append([out[name][0] for name in names])
+    if not query_ids:
         raise ValueError("no queries given")
-    means = OrderedDict((name, sum(values.values()) / len(values)) for name, values in per_query.items())
+    columns = np.array(query_values, dtype=np.float64).T
+    per_query = {name: dict(zip(query_ids, column.tolist())) for name, column in zip(names, columns)}
+    means = OrderedDict((name, _mean(column)) for name, column in zip(names, columns))
     return means, per_query
 
 

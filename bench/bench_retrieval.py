@@ -76,14 +76,19 @@ def reference_scores(hierarchy, features, labels, queries, clip_ahp):
     ranking for the ideal curve, the others (with --clip_ahp) only of the top: the extrapolation counts
     one first query per class and N - C others.
     """
-    import numexpr as ne
     from sklearn.metrics import average_precision_score
 
     kmax = max(KS + ([clip_ahp] if clip_ahp else []))
     sq_norms = np.sum(features ** 2, axis=-1)
     start = time.perf_counter()
-    distances = ne.evaluate("A + B - 2 * C", {"A": sq_norms[queries, None], "B": sq_norms[None, :],
-                                              "C": np.dot(features[queries], features.T)})
+    products = np.dot(features[queries], features.T)
+    try:
+        import numexpr as ne
+
+        distances = ne.evaluate("A + B - 2 * C", {"A": sq_norms[queries, None], "B": sq_norms[None, :],
+                                                  "C": products})
+    except ImportError:  # the same operations in numpy (bit for bit, see tests/test_metrics.py)
+        distances = (sq_norms[queries, None] + sq_norms[None, :]) - 2 * products
     distance_s = (time.perf_counter() - start) / len(queries)
     values = {}
     best = {}
@@ -150,8 +155,14 @@ def run_case(name, clip_ahp, ref_queries, num_images):
     start = time.perf_counter()
     cpu_start = time.process_time()
     evaluator = metrics.RetrievalEvaluator(hierarchy, labels)
+    try:
+        import tqdm  # noqa: F401
+
+        progress = True
+    except ImportError:  # a bare machine: no progress bar
+        progress = False
     means, per_query = evaluator.evaluate(features, ks=KS, compute_ahp=clip_ahp or True, compute_ap=True,
-                                          progress=True, return_per_query=True)
+                                          progress=progress, return_per_query=True)
     ours = time.perf_counter() - start
     ours_cpu = time.process_time() - cpu_start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -172,6 +183,8 @@ def main():
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--ref_queries", type=int, default=100, help="queries scored by the slow reference")
     parser.add_argument("--quick", action="store_true", help="a fifth of the images, 20 reference queries")
+    parser.add_argument("--cpus", type=str, default=None,
+                        help="run the cases pinned to these CPUs (taskset list, e.g. 0,1: two cores of a bigger machine)")
     parser.add_argument("--run", nargs=2, metavar=("CASE", "CLIP"), help=argparse.SUPPRESS)
     parser.add_argument("--num_images", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,7 +198,13 @@ def main():
                    "--ref_queries", str(20 if args.quick else args.ref_queries)]
             if args.quick:
                 cmd += ["--num_images", str(CASES[name][0] // 5)]
-            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+            env = dict(os.environ)
+            if args.cpus:
+                cmd = ["taskset", "-c", args.cpus] + cmd
+                num_cpus = sum(int(r.split("-")[1]) - int(r.split("-")[0]) + 1 if "-" in r else 1
+                               for r in args.cpus.split(","))
+                env.update(OPENBLAS_NUM_THREADS=str(num_cpus), OMP_NUM_THREADS=str(num_cpus))
+            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             r = rows[-1]
             print("{case} {metrics}: ours {ours_s:.2f} s, reference {ref_s:.0f} s".format(**r), file=sys.stderr)
