@@ -4,8 +4,10 @@
 For each architecture, times `train_on_batch` steps (SGD with momentum, softmax cross-entropy, one
 batch kept on the device) after warm-up steps that compile the step. Achieved TFLOP/s counts
 3x the forward FLOPs of the convolutions and dense layers (`models.flops.forward_flops`). The
-reference measured in the same run is a large square matrix product in the same dtype (the
-practical peak of the device): the ratio column is the fraction of it that training reaches.
+reference measured in the same run (before and after the models, the better one counts) is a large
+square matrix product in the same dtype, the practical peak of the device: the ratio column is the
+fraction of it that training reaches. Times are medians over single steps, which keeps the
+figures usable on a machine shared with other jobs.
 
     python bench/bench_train.py                                   # CPU, float32, TensorFlow
     KERAS_BACKEND=jax python bench/bench_train.py --dtype bfloat16 --batch_size 128 --steps 50
@@ -55,22 +57,21 @@ def _sync(x):
     return float(keras.ops.convert_to_numpy(keras.ops.sum(x[:1, :1])))
 
 
-def matmul_tflops(n, dtype, repeats=None):
-    """Achieved TFLOP/s of an n x n x n matrix product in `dtype` (the reference)."""
+def matmul_tflops(n, dtype, seconds=2.0):
+    """Achieved TFLOP/s of an n x n x n matrix product in `dtype` (the reference): the median of
+    about `seconds` worth of single products, each timed to completion."""
     import keras
 
     rng = np.random.default_rng(0)
     a = keras.ops.cast(keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32)), dtype)
     b = keras.ops.cast(keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32)), dtype)
     _sync(keras.ops.matmul(a, b))  # warm-up
-    repeats = repeats or max(3, min(50, int(2e12 // (2 * n**3))))
-    start = time.perf_counter()
-    c = a
-    for _ in range(repeats):
-        c = keras.ops.matmul(a, b)
-    _sync(c)
-    seconds = time.perf_counter() - start
-    return 2.0 * n**3 * repeats / seconds / 1e12
+    times = []
+    while sum(times) < seconds or len(times) < 3:
+        start = time.perf_counter()
+        _sync(keras.ops.matmul(a, b))
+        times.append(time.perf_counter() - start)
+    return 2.0 * n**3 / float(np.median(times)) / 1e12
 
 
 def bench_architecture(name, args):
@@ -92,13 +93,15 @@ def bench_architecture(name, args):
     y = keras.ops.convert_to_tensor(np.eye(args.classes, dtype="float32")[labels])
     for _ in range(args.warmup):
         model.train_on_batch(x, y)
-    start = time.perf_counter()
+    step_seconds = []
     for _ in tqdm(range(args.steps), desc=name, leave=False, file=sys.stderr):
+        start = time.perf_counter()
         loss = model.train_on_batch(x, y)  # returns a host float: the step has finished
-    seconds = time.perf_counter() - start
+        step_seconds.append(time.perf_counter() - start)
     if not np.isfinite(loss):
         raise RuntimeError("{}: training diverged (loss {})".format(name, loss))
-    return args.batch_size * args.steps / seconds, flops / 1e9, model.count_params()
+    # the median step: robust to other processes sharing the machine
+    return args.batch_size / float(np.median(step_seconds)), flops / 1e9, model.count_params()
 
 
 def device_description():
@@ -133,11 +136,13 @@ def main(argv=None):
     backend, platform_name, device = device_description()
     n = args.matmul_size or (2048 if platform_name == "cpu" else 8192)
     compute_dtype = "float32" if args.dtype == "float32" else args.dtype
-    reference = matmul_tflops(n, compute_dtype)
+    reference_before = matmul_tflops(n, compute_dtype)
 
+    measured = [(name,) + bench_architecture(name, args) for name in names]
+    # the reference is measured before and after the models; the better of the two is the peak
+    reference = max(reference_before, matmul_tflops(n, compute_dtype))
     rows = []
-    for name in names:
-        images_per_s, gflops, params = bench_architecture(name, args)
+    for name, images_per_s, gflops, params in measured:
         achieved = 3 * gflops * images_per_s / 1e3
         rows.append((name, params / 1e6, gflops, images_per_s, achieved, achieved / reference))
 

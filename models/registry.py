@@ -39,7 +39,8 @@ class ArchitectureRegistry(collections.abc.Mapping):
 
     Iterating lists the base names (what `--help` shows); membership and lookup also accept an
     activation suffix (`resnet-32-selu`) on architectures that support one, so that
-    `argparse`'s `choices=ARCHITECTURES` accepts those names as the original scripts did.
+    `argparse`'s `choices=ARCHITECTURES` accepts those names too (the original's list did not,
+    although its `build_network` understood them).
     """
 
     def __init__(self, entries):
