@@ -222,7 +222,7 @@ def load_test_labels(args):
 
     embed_labels = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
     data_generator = get_data_generator(args.dataset, args.data_root, classes=embed_labels)
-    labels = [int(lbl) if isinstance(lbl, np.integer) else lbl for lbl in np.asarray(data_generator.labels_test).tolist()]
+    labels = np.asarray(data_generator.labels_test).tolist()  # Python ints (or strings)
     if embed_labels is not None:
         labels = [embed_labels[lbl] for lbl in labels]
     return labels

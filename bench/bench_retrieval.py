@@ -184,7 +184,7 @@ def main():
     parser.add_argument("--ref_queries", type=int, default=100, help="queries scored by the slow reference")
     parser.add_argument("--quick", action="store_true", help="a fifth of the images, 20 reference queries")
     parser.add_argument("--cpus", type=str, default=None,
-                        help="run the cases pinned to these CPUs (taskset list, e.g. 0,1: two cores of a bigger machine)")
+                        help="run the cases pinned to these CPUs (a taskset list: 0,1 = two cores of a bigger machine)")
     parser.add_argument("--run", nargs=2, metavar=("CASE", "CLIP"), help=argparse.SUPPRESS)
     parser.add_argument("--num_images", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -1,7 +1,6 @@
 """Retrieval and classification metrics against a literal, slow reference and hand-computed cases."""
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -186,8 +185,9 @@ def test_hierarchical_precision_matches_slow_reference(request, hierarchy_name, 
         all_ids = list(range(40)) if trial % 2 == 1 else None
         for ignore_qids in (True, False):
             kwargs = dict(compute_ahp=compute_ahp, compute_ap=True, ignore_qids=ignore_qids, all_ids=all_ids)
-            fast, fast_per_query = metrics.hierarchical_precision(hierarchy, retrieved, labels, [1, 3, 10, 20], **kwargs)
-            slow, slow_values = slow_hierarchical_precision(hierarchy, retrieved, labels, [1, 3, 10, 20], **kwargs)
+            ks = [1, 3, 10, 20]
+            fast, fast_per_query = metrics.hierarchical_precision(hierarchy, retrieved, labels, ks, **kwargs)
+            slow, slow_values = slow_hierarchical_precision(hierarchy, retrieved, labels, ks, **kwargs)
             assert_close(fast, slow)
             for name, values in slow_values.items():
                 np.testing.assert_allclose(list(fast_per_query[name].values()), values, rtol=0, atol=TOL)
@@ -210,8 +210,8 @@ def test_hierarchical_precision_accepts_generators_dict_labels_and_str_ids(tmp_p
 
 def test_hierarchical_precision_metric_names_and_order(tree):
     labels, retrieved = random_case(np.random.default_rng(1), 20, [1, 2, 3])
-    means, per_query = metrics.hierarchical_precision(tree, retrieved, labels, ks=[1, 10], compute_ahp=5, compute_ap=True,
-                                                      all_ids=list(range(20)))
+    means, per_query = metrics.hierarchical_precision(tree, retrieved, labels, ks=[1, 10], compute_ahp=5,
+                                                      compute_ap=True, all_ids=list(range(20)))
     assert list(means) == ["P@1 (WUP)", "P@1 (LCS_HEIGHT)", "P@10 (WUP)", "P@10 (LCS_HEIGHT)",
                            "AHP@5 (WUP)", "AHP@5 (LCS_HEIGHT)", "AP"]
     assert set(per_query["AP"]) == set(retrieved)
