@@ -73,8 +73,8 @@ SIMILARITIES = {
 # The k of P@k that the original script always reports.
 DEFAULT_KS = (1, 10, 50, 100)
 
-# Bytes of working memory per (query, database image) pair of a chunk: keys, ranking, ranked ids,
-# similarities, cumulated similarities, ideal curve, their ratio and temporaries.
+# Bytes of working memory per (query, database image) pair of a chunk: sort keys, ranked image indices,
+# cumulated similarities (8 each), a share of the distance block and temporaries.
 _BYTES_PER_PAIR = 40
 _DEFAULT_MEMORY_MB = 512
 
