@@ -273,13 +273,13 @@ class ClassHierarchy(object):
 
     # ------------------------------------------------------------------ retrieval metrics
 
-    def hierarchical_precision(self, retrieved, labels, ks=[1, 10, 50, 100], compute_ahp=False, ignore_qids=True,
-                               all_ids=None):
-        """Mean hierarchical precision (and AHP) of ranked retrieval lists; see `metrics.hierarchical_precision`."""
+    def hierarchical_precision(self, retrieved, labels, ks=[1, 10, 50, 100], compute_ahp=False, compute_ap=False,
+                               ignore_qids=True, all_ids=None):
+        """Mean hierarchical precision (and AHP, AP) of ranked retrieval lists; see `metrics.hierarchical_precision`."""
         import metrics  # imported here: metrics depends on this module
 
         return metrics.hierarchical_precision(self, retrieved, labels, ks=ks, compute_ahp=compute_ahp,
-                                              ignore_qids=ignore_qids, all_ids=all_ids)
+                                              compute_ap=compute_ap, ignore_qids=ignore_qids, all_ids=all_ids)
 
     # ------------------------------------------------------------------ files
 

@@ -219,3 +219,17 @@ def test_cycle_error_names_a_node_on_the_cycle(tmp_path):
 def test_unknown_class_in_matrix_request():
     with pytest.raises(HierarchyError, match="'horse'"):
         from_edges(TREE).lcs_height_matrix(["dog", "horse"])
+
+
+def test_hierarchical_precision_keeps_the_original_method_signature():
+    h = from_edges(TREE)
+    labels = {0: "dog", 1: "cat", 2: "bird", 3: "sedan"}
+    retrieved = {0: [0, 2, 1, 3], 3: [3, 0, 1, 2]}
+    means, per_query = h.hierarchical_precision(retrieved, labels, [1, 2], True, True)  # ks, compute_ahp, compute_ap
+    # Query 0 (dog): ranking without itself is bird, cat, sedan; best order is cat, bird, sedan.
+    sim = {("dog", "bird"): 1 - 2 / 3, ("dog", "cat"): 1 - 1 / 3}
+    assert per_query["P@2 (LCS_HEIGHT)"][0] == pytest.approx(
+        (sim["dog", "bird"] + sim["dog", "cat"]) / (sim["dog", "cat"] + sim["dog", "bird"]))
+    assert per_query["P@1 (LCS_HEIGHT)"][0] == pytest.approx(sim["dog", "bird"] / sim["dog", "cat"])
+    assert means["AP"] == pytest.approx(0.0)  # no other image of the same class
+    assert set(means) >= {"AHP (WUP)", "AHP (LCS_HEIGHT)", "P@1 (WUP)"}
