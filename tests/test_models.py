@@ -109,6 +109,9 @@ def test_channel_padding_matches_numpy():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), expected)
     assert layer.compute_output_shape((None, 3, 5, 4)) == (None, 3, 5, 8)
     assert ChannelPadding(2).padding == (2, 2)
+    # the config the original release wrote (with data_format) still deserializes
+    old = ChannelPadding.from_config({"padding": [1, 3], "data_format": "channels_last", "name": "pad2-1"})
+    assert old.padding == (1, 3) and old.name == "pad2-1"
     with pytest.raises(ValueError, match="padding"):
         ChannelPadding((1, -1))
 
