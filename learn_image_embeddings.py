@@ -236,7 +236,8 @@ def run(args):
                 print("Pre-training new layers: {}".format(
                     ", ".join(T.freeze_pretrained(model, pretrained, ("embedding", "prob", network_top)))))
                 T.compile_model(model, lr=args.sgd_lr, **compile_kwargs)
-                model.fit(train_data, validation_data=test_data, epochs=args.finetune_init, verbose=verbose)
+                model.fit(train_data, validation_data=test_data, epochs=args.finetune_init, verbose=verbose,
+                          callbacks=[T.SyncReplicaStatistics()])
                 T.unfreeze(model)
                 print("Full model training")
 
@@ -247,6 +248,7 @@ def run(args):
             else:
                 print("Note: no matching optimizer state in the snapshot; the optimizer starts afresh.")
 
+        callbacks.insert(0, T.SyncReplicaStatistics())
         if args.log_dir:
             if os.path.isdir(args.log_dir) and args.initial_epoch == 0:
                 shutil.rmtree(args.log_dir, ignore_errors=True)
@@ -260,7 +262,7 @@ def run(args):
                   callbacks=callbacks, verbose=verbose)
 
         # Final evaluation
-        T.print_evaluation(model.evaluate(test_data, verbose=0, return_dict=True))
+        T.print_evaluation(model.evaluate(test_data, verbose=0, return_dict=True, callbacks=[T.SyncReplicaStatistics()]))
         predictions = model.predict(
             T.for_replicas(data.test_sequence(val_batch_size, **loader_kwargs), inputs_only=True), verbose=verbose)
     predictions = [p[: data.num_test] for p in predictions] if isinstance(predictions, list) else predictions[: data.num_test]

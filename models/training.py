@@ -166,6 +166,45 @@ def num_replicas():
     return 1
 
 
+def sync_replica_variables(model):
+    """Average the non-trainable variables (BatchNorm moving statistics) over the local replicas.
+
+    Keras 3 creates them with aggregation 'none', so under `MirroredStrategy` each replica updates
+    its own copy with the statistics of its share of the batch and the copies drift apart: a
+    prediction would depend on which replica served the sample, and a saved model would keep
+    replica 0's copy. Averaging restores one set of statistics, as the original's single template
+    model had. (Across machines with `MultiWorkerMirroredStrategy` only the local copies are
+    averaged.) No-op without TensorFlow replicas.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for variable in model.non_trainable_variables:
+        copies = getattr(getattr(variable, "value", None), "values", None)
+        if copies is None or len(copies) < 2:
+            continue
+        mean = tf.add_n([tf.convert_to_tensor(c) for c in copies]) / len(copies)
+        for copy in copies:
+            copy.assign(tf.cast(mean, copy.dtype))
+
+
+class SyncReplicaStatistics(keras.callbacks.Callback):
+    """Runs `sync_replica_variables` before every evaluation or prediction and after every epoch.
+
+    Put it first among the callbacks, so that snapshots see the averaged statistics.
+    """
+
+    def on_test_begin(self, logs=None):
+        sync_replica_variables(self.model)
+
+    def on_predict_begin(self, logs=None):
+        sync_replica_variables(self.model)
+
+    def on_epoch_end(self, epoch, logs=None):
+        sync_replica_variables(self.model)
+
+
 def is_chief():
     """Whether this process writes the outputs (always, unless a multi-worker cluster is configured)."""
     try:

@@ -1,0 +1,361 @@
+"""learn_image_embeddings.py end to end: a few tiny runs on TensorFlow and JAX, their outputs checked.
+
+Runs (subprocesses, two at a time; a tiny Plain net via --architecture_kwargs):
+  A  TF, colour CIFAR-10, embedding file, classifier head, every output flag.
+  B  TF, resumes A's snapshot for a third epoch.
+  C  TF, digits, one-hot targets with softmax_corr, --gpus 2 on two logical CPUs, legacy .h5 dump.
+  D  JAX, colour CIFAR-10, fine-tunes A's model (new mse head), --gpus 2 on two host devices.
+  E  JAX, digits, one-hot targets, mixed precision (bfloat16), classifier head.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import learn_image_embeddings as LIE  # noqa: E402
+import models  # noqa: E402,F401 -- registers the custom layers, losses and metrics for loading
+import models.training  # noqa: E402,F401
+import utils  # noqa: E402
+from conftest import REPO_ROOT  # noqa: E402
+from datasets import get_data_generator  # noqa: E402
+from test_evaluate_classification import HIERARCHY, write_colour_cifar10  # noqa: E402
+
+TINY_NET = '{"filters": [8, "ap", 16, "gap", "fc16"]}'
+COMMON = ["--architecture", "simple", "--architecture_kwargs", TINY_NET, "--batch_size", "8",
+          "--read_workers", "1", "--seed", "0", "--no_progress"]
+
+
+def start(*args, backend="tensorflow", env=None):
+    """Start learn_image_embeddings.py in a subprocess (output collected by `finish`)."""
+    full_env = dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND=backend)
+    full_env.update(env or {})
+    return subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "learn_image_embeddings.py"), *map(str, args)],
+                            cwd=REPO_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process, timeout=600):
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, "stdout:\n{}\nstderr:\n{}".format(out[-3000:], err[-5000:])
+    return out
+
+
+def printed_metrics(out):
+    """The `Name: value` lines printed after training."""
+    values = {}
+    for line in out.splitlines():
+        name, sep, value = line.rpartition(": ")
+        if sep and name in ("Accuracy", "Top-5 Accuracy", "Avg. Accuracy"):
+            values[name] = float(value)
+    return values
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train")
+    write_colour_cifar10(d / "cifar", train_per_class=4, test_counts=(2,) * 9 + (3,))  # 21: uneven batches
+    rng = np.random.default_rng(0)
+    embedding = np.eye(10) + 0.2 * rng.random((10, 10))
+    embedding /= np.linalg.norm(embedding, axis=1, keepdims=True)
+    utils.save_class_embedding(str(d / "emb.pickle"), embedding, list(range(10)))
+    cifar = ["--dataset", "CIFAR-10", "--data_root", d / "cifar"]
+    digits = ["--dataset", "digits", "--embedding", "onehot"]
+
+    run_a = start(*cifar, *COMMON, "--embedding", d / "emb.pickle", "--cls_weight", "0.1", "--top_k_acc", "2",
+                  "--epochs", "2", "--lr_schedule", "SGDR", "--sgdr_base_len", "1", "--max_decay", "0.1",
+                  "--snapshot", d / "snap.keras", "--snapshot_best", d / "best.keras", "--model_dump", d / "a.keras",
+                  "--weight_dump", d / "a.weights.h5", "--feature_dump", d / "a_feat.pickle", "--log_dir", d / "logs")
+    run_c = start(*digits, *COMMON, "--loss", "softmax_corr", "--epochs", "1", "--gpus", "2", "--batch_size", "50",
+                  "--val_batch_size", "14",
+                  "--model_dump", d / "c.h5", "--feature_dump", d / "c_feat.pickle")
+    out = {"A": finish(run_a)}
+    shutil.copy(d / "snap.keras", d / "snap_a.keras")  # A's final snapshot, before B continues it
+    run_b = start(*cifar, *COMMON, "--embedding", d / "emb.pickle", "--cls_weight", "0.1", "--epochs", "3",
+                  "--initial_epoch", "2", "--lr_schedule", "SGDR", "--sgdr_base_len", "1", "--snapshot", d / "snap.keras")
+    out["C"] = finish(run_c)
+    run_d = start(*cifar, *COMMON, "--embedding", d / "emb.pickle", "--loss", "mse", "--finetune", d / "a.keras",
+                  "--finetune_init", "1", "--epochs", "1", "--gpus", "2", "--val_batch_size", "6",
+                  "--model_dump", d / "d.keras", "--feature_dump", d / "d_feat.npz", backend="jax",
+                  env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out["B"] = finish(run_b)
+    run_e = start(*digits, *COMMON, "--cls_weight", "0.5", "--epochs", "1", "--mixed_precision", "--batch_size", "499",
+                  "--val_batch_size", "100",
+                  "--model_dump", d / "e.keras", "--feature_dump", d / "e_feat.pickle", backend="jax")
+    out["D"] = finish(run_d)
+    out["E"] = finish(run_e)
+    return d, out
+
+
+def test_outputs_of_a_full_run(runs):
+    d, out = runs
+    assert "Final evaluation on the test set:" in out["A"] and "val_" not in out["A"]  # --no_progress
+    for name in ("l2norm_max_sim_acc", "l2norm_max_sim_acc_top2", "prob_acc", "prob_top2_acc", "loss"):
+        assert "  {} ".format(name) in out["A"]
+    for path in ("snap.keras", "best.keras", "a.keras", "a.weights.h5", "a_feat.pickle"):
+        assert (d / path).is_file(), path
+    assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]  # atomic writes left nothing behind
+    events = [f for _, _, files in os.walk(d / "logs") for f in files if "tfevents" in f]
+    assert len(events) >= 2  # train and validation
+
+
+def test_model_structure_matches_the_original(runs):
+    d, _ = runs
+    model = keras.models.load_model(d / "a.keras")
+    assert {"embedding", "l2norm", "cls_relu", "cls_bn", "prob"} <= {l.name for l in model.layers}
+    assert len(model.outputs) == 2 and model.output_shape == [(None, 10), (None, 10)]
+    prob = model.get_layer("prob")
+    assert prob.activation is keras.activations.softmax
+    assert float(prob.kernel_regularizer.l2) == pytest.approx(5e-4)
+    # Head: embedding -> ReLU -> BN -> prob
+    assert model.get_layer("cls_relu").input is model.get_layer("l2norm").output
+    assert model.get_layer("cls_bn").input is model.get_layer("cls_relu").output
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == "InverseTimeDecaySGD" and float(optimizer.momentum) == pytest.approx(0.9)
+    assert optimizer.clipnorm == 10.0
+    # --max_decay 0.1 over 2 epochs of 40 // 8 = 5 steps: decay = (1 / 0.1 - 1) / 10.
+    assert optimizer.decay == pytest.approx(0.9)
+
+
+def test_feature_dump_holds_the_models_test_embeddings(runs):
+    d, out = runs
+    ids, features = utils.load_features(str(d / "a_feat.pickle"))
+    assert ids == list(range(21)) and features.shape == (21, 10)
+    record = utils.safe_pickle_load(str(d / "a_feat.pickle"))
+    assert set(record) == {"feat"} and isinstance(record["feat"], dict)
+    np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
+    data = get_data_generator("CIFAR-10", str(d / "cifar"))
+    model = keras.models.load_model(d / "a.keras")
+    embed, prob = model.predict(data.compose_batch(np.arange(21), train=False), verbose=0)
+    np.testing.assert_allclose(features, embed, atol=1e-5)
+    labels = data.labels_test
+    printed = printed_metrics(out["A"])
+    assert printed["Accuracy"] == pytest.approx(np.mean(prob.argmax(1) == labels), abs=1e-4)
+    per_class = [np.mean(prob.argmax(1)[labels == c] == c) for c in range(10)]
+    assert printed["Avg. Accuracy"] == pytest.approx(np.mean(per_class), abs=1e-4)
+
+
+def test_feature_dump_scores_with_evaluate_retrieval(runs, tmp_path):
+    d, _ = runs
+    hierarchy_file = tmp_path / "hierarchy.txt"
+    hierarchy_file.write_text("".join("{} {}\n".format(p, c) for p, c in HIERARCHY))
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO_ROOT, "evaluate_retrieval.py"), "--dataset", "digits", "--data_root",
+         str(tmp_path), "--hierarchy", str(hierarchy_file), "--feat", str(d / "c_feat.pickle"), "--label", "tiny",
+         "--plot_max", "10", "--json", str(tmp_path / "retrieval.json")],
+        cwd=REPO_ROOT, env=dict(os.environ, PYTHONPATH=REPO_ROOT, TF_CPP_MIN_LOG_LEVEL="3"),
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "tiny" in result.stdout
+    with open(tmp_path / "retrieval.json") as f:
+        assert "tiny" in json.dumps(json.load(f))
+
+
+def test_trained_model_in_evaluate_classification_accuracy(runs, capsys):
+    """The README's two evaluations of a trained model: `prob` scores, and nearest class embedding."""
+    import evaluate_classification_accuracy as E
+
+    d, out = runs
+    args = E.build_parser().parse_args([
+        "--dataset", "CIFAR-10", "--data_root", str(d / "cifar"), "--classes_from", str(d / "emb.pickle"),
+        "--model", str(d / "a.keras"), "--layer", "prob", "--prob_features", "yes", "--label", "prob",
+        "--model", str(d / "a.keras"), "--layer", "l2norm", "--prob_features", "no", "--centroids",
+        str(d / "emb.pickle"), "--label", "centroids"])
+    perf = E.run(args)
+    printed = printed_metrics(out["A"])
+    assert perf["prob"]["Accuracy"] == pytest.approx(printed["Accuracy"], abs=1e-4)
+    assert perf["prob"]["Avg. Accuracy"] == pytest.approx(printed["Avg. Accuracy"], abs=1e-4)
+    _, features = utils.load_features(str(d / "a_feat.pickle"))
+    embedding = utils.load_class_embedding(str(d / "emb.pickle"))["embedding"]
+    labels = get_data_generator("CIFAR-10", str(d / "cifar")).labels_test
+    nearest = ((features[:, None, :] - embedding[None]) ** 2).sum(-1).argmin(1)
+    assert perf["centroids"]["Accuracy"] == pytest.approx(np.mean(nearest == labels))
+
+
+def test_snapshots_and_resume(runs):
+    d, out = runs
+    assert keras.models.load_model(d / "snap_a.keras").optimizer.iterations.numpy() == 2 * 5
+    assert "Resuming from snapshot" in out["B"] and "Optimizer state restored (step 10)" in out["B"]
+    assert keras.models.load_model(d / "snap.keras").optimizer.iterations.numpy() == 3 * 5
+    best = keras.models.load_model(d / "best.keras")
+    assert len(best.outputs) == 2
+
+
+def test_weight_dump_loads_by_name(runs):
+    d, _ = runs
+    from models import training as T
+
+    model, _ = T.build_embedding_model(10, "simple", "inv_corr", input_channels=3,
+                                       filters=[8, "ap", 16, "gap", "fc16"])
+    model = T.cls_model(model, 10)
+    loaded = T.load_weights_by_name(model, str(d / "a.weights.h5"))
+    assert {"conv1", "embedding", "prob"} <= set(loaded)
+    reference = keras.models.load_model(d / "a.keras")
+    for name in ("conv1", "embedding", "prob"):
+        for a, b in zip(model.get_layer(name).get_weights(), reference.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_digits_onehot_softmax_on_two_replicas(runs):
+    d, out = runs
+    model = keras.models.load_model(d / "c.h5", compile=False)  # legacy HDF5 dump
+    assert model.layers[-1].name == "softmax" and model.output_shape == (None, 10)
+    _, features = utils.load_features(str(d / "c_feat.pickle"))
+    data = get_data_generator("digits")
+    assert features.shape == (data.num_test, 10)  # 1497 training images in batches of 50: the last one padded
+    np.testing.assert_allclose(features.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(features, model.predict(data.compose_batch(np.arange(data.num_test), train=False),
+                                                       verbose=0), atol=1e-5)
+    assert printed_metrics(out["C"])["Accuracy"] == pytest.approx(np.mean(features.argmax(1) == data.labels_test),
+                                                                  abs=1e-4)
+
+
+def test_jax_finetuning_on_two_devices(runs):
+    d, out = runs
+    assert "Pre-trained weights loaded into" in out["D"] and "Pre-training new layers" in out["D"]
+    assert "Full model training" in out["D"]
+    ids, features = utils.load_features(str(d / "d_feat.npz"))
+    assert features.shape == (21, 10)  # 21 test images in batches of 6 padded for 2 devices, then trimmed
+    model = keras.models.load_model(d / "d.keras")
+    assert model.layers[-1].name == "embedding" and len(model.outputs) == 1  # mse: no l2norm, no classifier
+    data = get_data_generator("CIFAR-10", str(d / "cifar"))
+    np.testing.assert_allclose(features, model.predict(data.compose_batch(np.arange(21), train=False), verbose=0),
+                               atol=1e-4)
+
+
+def test_jax_digits_mixed_precision(runs):
+    d, out = runs
+    model = keras.models.load_model(d / "e.keras", compile=False)
+    assert model.get_layer("conv1").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("prob").dtype_policy.name == "float32"
+    _, features = utils.load_features(str(d / "e_feat.pickle"))
+    assert features.shape == (300, 10) and np.all(np.isfinite(features))
+    printed = printed_metrics(out["E"])
+    assert set(printed) == {"Accuracy", "Top-5 Accuracy", "Avg. Accuracy"}
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one-line errors before any training (run in-process, cheap)
+# ---------------------------------------------------------------------------
+
+
+def one_line_error(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        LIE.main([str(a) for a in argv])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    lines = [l for l in err.splitlines() if l.startswith("error:") or ": error:" in l]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+    wrong = tmp_path / "emb3.pickle"  # class 42 is not a digit
+    utils.save_class_embedding(str(wrong), np.eye(3), [0, 1, 42])
+    base = ["--dataset", "digits", "--epochs", "1"]
+    assert "no such embedding file" in one_line_error(capsys, *base, "--embedding", tmp_path / "missing.pickle")
+    assert "invalid choice" in one_line_error(capsys, *base, "--embedding", "onehot", "--architecture", "vgg-99")
+    assert "--sgd_schedule" in one_line_error(capsys, *base, "--embedding", "onehot", "--lr_schedule", "SGD",
+                                              "--sgd_schedule", "1:x")
+    assert ".keras" in one_line_error(capsys, *base, "--embedding", "onehot", "--model_dump", tmp_path / "m.model")
+    assert "--batch_size" in one_line_error(capsys, *base, "--embedding", "onehot", "--batch_size", "0")
+    assert "--architecture_kwargs" in one_line_error(capsys, *base, "--embedding", "onehot",
+                                                     "--architecture_kwargs", "{bad")
+    assert "unknown dataset" in one_line_error(capsys, "--dataset", "CIFAR-11", "--embedding", "onehot")
+    assert "42" in one_line_error(capsys, *base, "--embedding", wrong)
+
+
+def test_help_lists_the_original_flags(capsys):
+    with pytest.raises(SystemExit):
+        LIE.main(["-h"])
+    text = capsys.readouterr().out
+    for flag in ("--dataset", "--data_root", "--embedding", "--architecture", "--loss", "--cls_weight", "--cls_base",
+                 "--lr_schedule", "--clipgrad", "--max_decay", "--nesterov", "--epochs", "--batch_size",
+                 "--val_batch_size", "--snapshot", "--snapshot_best", "--initial_epoch", "--finetune",
+                 "--finetune_init", "--gpus", "--read_workers", "--queue_size", "--gpu_merge", "--model_dump",
+                 "--weight_dump", "--feature_dump", "--log_dir", "--no_progress", "--top_k_acc", "--sgd_lr",
+                 "--sgd_patience", "--sgd_min_lr", "--sgd_schedule", "--sgdr_base_len", "--sgdr_mul", "--sgdr_max_lr",
+                 "--clr_step_len", "--clr_min_lr", "--clr_max_lr", "--mixed_precision", "--seed"):
+        assert flag in text, flag
+    args = LIE.build_parser().parse_args(["--dataset", "x", "--embedding", "onehot"])
+    assert (args.loss, args.lr_schedule, args.clipgrad, args.batch_size, args.finetune_init, args.read_workers,
+            args.queue_size, args.gpus, args.cls_weight, args.sgd_lr, args.max_decay) == \
+        ("inv_corr", "SGDR", 10.0, 100, 8, 8, 100, 1, 0.0, 0.1, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Training helpers (in-process, tiny)
+# ---------------------------------------------------------------------------
+
+
+class _Batches(keras.utils.PyDataset):
+    """10 samples in batches of 4: x = index, y = (2 * index, -index)."""
+
+    batch_size = 4
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, idx):
+        x = np.arange(idx * 4, min(10, idx * 4 + 4), dtype=np.float32)[:, None]
+        return x, (2 * x, -x)
+
+
+def test_replica_padded_batches():
+    padded = models.training.ReplicaPaddedBatches(_Batches(), replicas=4)
+    x, (y1, y2), weight = padded[2]  # the last batch holds samples 8 and 9
+    np.testing.assert_array_equal(x[:, 0], [8, 9, 9, 9])
+    np.testing.assert_array_equal(y1[:, 0], [16, 18, 18, 18])
+    np.testing.assert_array_equal(y2[:, 0], [-8, -9, -9, -9])
+    np.testing.assert_array_equal(weight, [1, 1, 0, 0])
+    x, _, weight = padded[0]
+    assert len(x) == 4 and weight.tolist() == [1, 1, 1, 1]
+    (inputs,) = models.training.ReplicaPaddedBatches(_Batches(), replicas=3, inputs_only=True)[2]
+    np.testing.assert_array_equal(inputs[:, 0], [8, 9, 9])
+
+
+def _tiny_model():
+    model, _ = models.training.build_embedding_model(4, "simple", "inv_corr", input_channels=1,
+                                                     filters=[4, "gap", "fc8"])
+    return models.training.cls_model(model, 3)
+
+
+@pytest.mark.parametrize("name", ["w.h5", "w.weights.h5", "m.keras", "m.h5"])
+def test_weights_load_by_name_from_every_format(tmp_path, name):
+    T = models.training
+    source, target = _tiny_model(), _tiny_model()
+    path = str(tmp_path / name)
+    (T.save_model if name.startswith("m") else T.save_weights)(source, path)
+    loaded = T.load_weights_by_name(target, path)
+    assert {"conv1", "embedding", "prob", "cls_bn"} <= set(loaded)
+    for a, b in zip(source.get_weights(), target.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_failed_snapshot_keeps_the_previous_one(tmp_path):
+    T = models.training
+    model = _tiny_model()
+    path = tmp_path / "snap.keras"
+    T.save_model(model, str(path))
+    before = path.read_bytes()
+
+    class Boom(Exception):
+        pass
+
+    def failing_save(filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"half a model")
+        raise Boom()
+
+    model.save = failing_save
+    checkpoint = T.AtomicModelCheckpoint(str(path))
+    checkpoint.set_model(model)
+    with pytest.raises(Boom):
+        checkpoint.on_epoch_end(0, {})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["snap.keras"]
