@@ -163,9 +163,10 @@ def test_trained_model_in_evaluate_classification_accuracy(runs, capsys):
     d, out = runs
     args = E.build_parser().parse_args([
         "--dataset", "CIFAR-10", "--data_root", str(d / "cifar"), "--classes_from", str(d / "emb.pickle"),
-        "--model", str(d / "a.keras"), "--layer", "prob", "--prob_features", "yes", "--label", "prob",
+        # The i-th value of each repeated flag belongs to the i-th model (the original's convention).
         "--model", str(d / "a.keras"), "--layer", "l2norm", "--prob_features", "no", "--centroids",
-        str(d / "emb.pickle"), "--label", "centroids"])
+        str(d / "emb.pickle"), "--label", "centroids",
+        "--model", str(d / "a.keras"), "--layer", "prob", "--prob_features", "yes", "--label", "prob"])
     perf = E.run(args)
     printed = printed_metrics(out["A"])
     assert perf["prob"]["Accuracy"] == pytest.approx(printed["Accuracy"], abs=1e-4)
