@@ -360,3 +360,38 @@ def test_failed_snapshot_keeps_the_previous_one(tmp_path):
         checkpoint.on_epoch_end(0, {})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["snap.keras"]
+
+
+@pytest.mark.parametrize("loss, head, metric", [("inv_corr", "l2norm", "max_sim_acc"), ("softmax_corr", "softmax", "acc"),
+                                                ("mse", "embedding", "nn_accuracy"),
+                                                ("unnorm_corr", "embedding", "max_sim_acc")])
+def test_loss_heads_and_metrics(loss, head, metric):
+    T = models.training
+    model, top = T.build_embedding_model(4, "simple", loss, input_channels=1, filters=[4, "gap", "fc8"])
+    assert top == "embedding" and model.layers[-1].name == head
+    x = np.random.default_rng(0).normal(size=(6, 8, 8, 1)).astype(np.float32)
+    out = model.predict(x, verbose=0)
+    if loss == "inv_corr":
+        np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
+    elif loss == "softmax_corr":
+        np.testing.assert_allclose(out.sum(1), 1, rtol=1e-5)
+    embedding_loss, metrics = T.loss_and_metrics(loss, np.eye(4), top_k=(2,))
+    assert embedding_loss is (models.losses.squared_distance if loss == "mse" else models.losses.inv_correlation)
+    assert [m.name for m in metrics] == [metric, metric + "_top2" if metric != "acc" else "top2_acc"]
+    assert T.accuracy_log_key(model, loss) == "val_" + metric
+
+
+def test_classifier_head_on_cls_base_and_compile_options():
+    T = models.training
+    model, _ = T.build_embedding_model(4, "simple", "inv_corr", input_channels=1, filters=[4, "gap", "fc8"])
+    by_name = T.cls_model(model, 3, cls_base="fc3")
+    assert by_name.get_layer("cls_relu").input is by_name.get_layer("fc3").output
+    by_index = T.cls_model(model, 3, cls_base="-1")
+    assert by_index.get_layer("cls_relu").input is model.layers[-1].output
+    with pytest.raises(ValueError, match="--cls_base 'nope'"):
+        T.cls_model(model, 3, cls_base="nope")
+    T.compile_model(by_name, np.eye(4), cls_weight=0.5, lr=0.05, decay=0.01, nesterov=True, clipgrad=0)
+    optimizer = by_name.optimizer
+    assert optimizer.nesterov and optimizer.clipnorm is None and optimizer.decay == 0.01
+    assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.05)
+    assert T.accuracy_log_key(by_name, "inv_corr") == "val_prob_acc"
