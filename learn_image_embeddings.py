@@ -182,97 +182,126 @@ def schedule_args(args):
     return {name: value for name, value in vars(args).items() if value is not None}
 
 
+def make_sequences(args, data, embedding):
+    """Training and test batches with class-embedding (and one-hot) targets."""
+    from models import training as T
+
+    transform_kwargs = {"embedding": embedding, "num_classes": data.num_classes if args.cls_weight > 0 else None}
+    loader_kwargs = {"workers": args.read_workers, "max_queue_size": args.queue_size}
+    train_data = data.train_sequence(args.batch_size, batch_transform=T.make_targets,
+                                     batch_transform_kwargs=transform_kwargs, seed=args.seed, **loader_kwargs)
+    test_data = data.test_sequence(args.val_batch_size or args.batch_size, batch_transform=T.make_targets,
+                                   batch_transform_kwargs=transform_kwargs, **loader_kwargs)
+    return T.for_replicas(train_data), T.for_replicas(test_data)
+
+
+def build_or_resume(args, data, embedding):
+    """The model from `--snapshot` if that exists, else a new one. Returns (model, network top, optimizer)."""
+    from models import training as T
+
+    if args.snapshot and os.path.exists(args.snapshot):
+        print("Resuming from snapshot {}".format(args.snapshot))
+        model = T.load_model(args.snapshot)
+        return model, None, getattr(model, "optimizer", None)
+    model, network_top = T.build_embedding_model(embedding.shape[1], args.architecture, args.loss,
+                                                 input_channels=data.num_channels, **args.architecture_kwargs)
+    if args.cls_weight > 0:
+        model = T.cls_model(model, data.num_classes, args.cls_base)
+    return model, network_top, None
+
+
+def pretrain_new_layers(args, model, network_top, train_data, test_data, compile_kwargs, verbose):
+    """`--finetune`: load weights by layer name, then train only the new layers for `--finetune_init` epochs."""
+    from models import training as T
+
+    print("Loading pre-trained weights from {}".format(args.finetune))
+    pretrained = T.load_weights_by_name(model, args.finetune)
+    print("Pre-trained weights loaded into {} layers".format(len(pretrained)))
+    if args.finetune_init > 0:
+        trainable = T.freeze_pretrained(model, pretrained, ("embedding", "prob", network_top))
+        print("Pre-training new layers: {}".format(", ".join(trainable)))
+        T.compile_model(model, lr=args.sgd_lr, **compile_kwargs)
+        model.fit(train_data, validation_data=test_data, epochs=args.finetune_init, verbose=verbose,
+                  callbacks=[T.SyncReplicaStatistics()])
+        T.unfreeze(model)
+        print("Full model training")
+
+
+def make_callbacks(args, schedule_callbacks, model):
+    """Replica sync first (snapshots must see it), then the schedule, TensorBoard and snapshots."""
+    import keras
+
+    from models import training as T
+
+    callbacks = [T.SyncReplicaStatistics(), *schedule_callbacks]
+    if args.log_dir:
+        if os.path.isdir(args.log_dir) and args.initial_epoch == 0:
+            shutil.rmtree(args.log_dir, ignore_errors=True)
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=args.log_dir, write_graph=False))
+    if args.snapshot:
+        callbacks.append(T.AtomicModelCheckpoint(args.snapshot))
+    if args.snapshot_best:
+        callbacks.append(T.AtomicModelCheckpoint(args.snapshot_best, monitor=T.accuracy_log_key(model, args.loss)))
+    return callbacks
+
+
+def evaluate(args, model, data, embedding, test_data, verbose):
+    """Print the final evaluation and the classification metrics; return the test images' embeddings."""
+    from metrics import classification_metrics
+    from models import training as T
+
+    T.print_evaluation(model.evaluate(test_data, verbose=0, return_dict=True, callbacks=[T.SyncReplicaStatistics()]))
+    inputs = data.test_sequence(args.val_batch_size or args.batch_size, workers=args.read_workers)
+    predictions = model.predict(T.for_replicas(inputs, inputs_only=True), verbose=verbose)
+    if T.has_cls_head(model):
+        features, scores = predictions[0][: data.num_test], predictions[1][: data.num_test]
+    else:
+        features = predictions[: data.num_test]
+        scores = T.class_scores(features, embedding, dot_prod_sim=args.loss != "mse")
+    for name, value in classification_metrics(np.asarray(data.labels_test), scores).items():
+        print("{}: {:.4f}".format(name, value))
+    return features
+
+
 def run(args):
     check_args(args)
     import keras
 
-    from metrics import classification_metrics
     from models import training as T
     from models.schedules import get_lr_schedule, inverse_time_decay
 
     verbose = 0 if args.no_progress else 1
-    val_batch_size = args.val_batch_size or args.batch_size
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     scope = T.configure_devices(args.gpus)
     T.set_mixed_precision(args.mixed_precision)
 
     embedding, data = load_targets(args.embedding, args.dataset, args.data_root)
-    num_classes = data.num_classes
-    callbacks, suggested_epochs = get_lr_schedule(args.lr_schedule, data.num_train, args.batch_size, schedule_args(args))
+    schedule, suggested_epochs = get_lr_schedule(args.lr_schedule, data.num_train, args.batch_size, schedule_args(args))
     epochs = args.epochs or suggested_epochs
-    decay = inverse_time_decay(args.max_decay, data.num_train // args.batch_size, epochs)
-
-    transform_kwargs = {"embedding": embedding, "num_classes": num_classes if args.cls_weight > 0 else None}
-    loader_kwargs = {"workers": args.read_workers, "max_queue_size": args.queue_size}
-    train_data = data.train_sequence(args.batch_size, batch_transform=T.make_targets,
-                                     batch_transform_kwargs=transform_kwargs, seed=args.seed, **loader_kwargs)
-    test_data = data.test_sequence(val_batch_size, batch_transform=T.make_targets,
-                                   batch_transform_kwargs=transform_kwargs, **loader_kwargs)
     compile_kwargs = dict(embedding=embedding, loss=args.loss, cls_weight=args.cls_weight, nesterov=args.nesterov,
                           clipgrad=args.clipgrad, top_k=tuple(args.top_k_acc))
 
-    with scope:
-        train_data, test_data = T.for_replicas(train_data), T.for_replicas(test_data)
-        resume = bool(args.snapshot) and os.path.exists(args.snapshot)
-        if resume:
-            print("Resuming from snapshot {}".format(args.snapshot))
-            model = T.load_model(args.snapshot)
-            previous_optimizer = getattr(model, "optimizer", None)
-        else:
-            model, network_top = T.build_embedding_model(
-                embedding.shape[1], args.architecture, args.loss, input_channels=data.num_channels,
-                **args.architecture_kwargs)
-            if args.cls_weight > 0:
-                model = T.cls_model(model, num_classes, args.cls_base)
+    with scope:  # the one model, built and trained on all replicas
+        train_data, test_data = make_sequences(args, data, embedding)
+        model, network_top, previous_optimizer = build_or_resume(args, data, embedding)
         if verbose:
             model.summary()
+        if args.finetune and network_top is not None:
+            pretrain_new_layers(args, model, network_top, train_data, test_data, compile_kwargs, verbose)
 
-        if args.finetune and not resume:
-            print("Loading pre-trained weights from {}".format(args.finetune))
-            pretrained = T.load_weights_by_name(model, args.finetune)
-            print("Pre-trained weights loaded into {} layers".format(len(pretrained)))
-            if args.finetune_init > 0:
-                print("Pre-training new layers: {}".format(
-                    ", ".join(T.freeze_pretrained(model, pretrained, ("embedding", "prob", network_top)))))
-                T.compile_model(model, lr=args.sgd_lr, **compile_kwargs)
-                model.fit(train_data, validation_data=test_data, epochs=args.finetune_init, verbose=verbose,
-                          callbacks=[T.SyncReplicaStatistics()])
-                T.unfreeze(model)
-                print("Full model training")
-
+        decay = inverse_time_decay(args.max_decay, data.num_train // args.batch_size, epochs)
         T.compile_model(model, lr=args.sgd_lr, decay=decay, **compile_kwargs)
-        if resume:
+        if previous_optimizer is not None:
             if T.copy_optimizer_state(previous_optimizer, model):
-                print("Optimizer state restored (step {})".format(int(keras.ops.convert_to_numpy(model.optimizer.iterations))))
+                step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+                print("Optimizer state restored (step {})".format(step))
             else:
                 print("Note: no matching optimizer state in the snapshot; the optimizer starts afresh.")
 
-        callbacks.insert(0, T.SyncReplicaStatistics())
-        if args.log_dir:
-            if os.path.isdir(args.log_dir) and args.initial_epoch == 0:
-                shutil.rmtree(args.log_dir, ignore_errors=True)
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=args.log_dir, write_graph=False))
-        if args.snapshot:
-            callbacks.append(T.AtomicModelCheckpoint(args.snapshot))
-        if args.snapshot_best:
-            callbacks.append(T.AtomicModelCheckpoint(args.snapshot_best, monitor=T.accuracy_log_key(model, args.loss)))
-
         model.fit(train_data, validation_data=test_data, epochs=epochs, initial_epoch=args.initial_epoch,
-                  callbacks=callbacks, verbose=verbose)
-
-        # Final evaluation
-        T.print_evaluation(model.evaluate(test_data, verbose=0, return_dict=True, callbacks=[T.SyncReplicaStatistics()]))
-        predictions = model.predict(
-            T.for_replicas(data.test_sequence(val_batch_size, **loader_kwargs), inputs_only=True), verbose=verbose)
-    predictions = [p[: data.num_test] for p in predictions] if isinstance(predictions, list) else predictions[: data.num_test]
-    features = predictions[0] if T.has_cls_head(model) else predictions
-    if T.has_cls_head(model):
-        scores = predictions[1]
-    else:
-        scores = T.class_scores(features, embedding, dot_prod_sim=args.loss != "mse")
-    for name, value in classification_metrics(np.asarray(data.labels_test), scores).items():
-        print("{}: {:.4f}".format(name, value))
+                  callbacks=make_callbacks(args, schedule, model), verbose=verbose)
+        features = evaluate(args, model, data, embedding, test_data, verbose)
 
     return save_outputs(args, model, features)
 

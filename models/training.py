@@ -18,7 +18,6 @@ import warnings
 import keras
 import numpy as np
 
-import utils
 from models import L2Normalize, build_network
 from models import losses as L
 from models.schedules import InverseTimeDecaySGD
