@@ -336,7 +336,7 @@ def plot_hp_curves(path, curves, title="Hierarchical precision at k"):
     ax.set_title(title)
     ax.set_xlim(1, max(max(c[0]) for c in curves.values()))
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left")
+    ax.legend(loc="best")
     _save_figure(fig, path)
 
 
