@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: semantic embeddings vs. classification features on real images, in minutes on a laptop CPU.
 #
-#   make demo                        # Fashion-MNIST (installed with apt-get when run as root and missing)
+#   make demo                        # Fashion-MNIST (installed with apt-get when run as root and missing;
+#                                    # without it and without root: digits)
 #   bash scripts/demo.sh --dataset digits    # scikit-learn's 8x8 digits: no download at all
 #
 # Steps: 1. class embedding from the taxonomy; 2. the same small network trained twice with the same
@@ -32,6 +33,7 @@ done
 
 have_fashion_mnist() { [ -f "$FASHION_MNIST_ROOT/t10k-labels-idx1-ubyte.gz" ] || [ -f "$FASHION_MNIST_ROOT/t10k-labels-idx1-ubyte" ]; }
 
+# Fashion-MNIST: install it when missing (as root), else fall back to digits.
 case ${DATASET,,} in
     fashion-mnist)
         DATASET=Fashion-MNIST
@@ -41,12 +43,16 @@ case ${DATASET,,} in
             apt-get install -y dataset-fashion-mnist || { apt-get update && apt-get install -y dataset-fashion-mnist; } || true
         fi
         if ! have_fashion_mnist; then
-            echo "error: Fashion-MNIST not found in $FASHION_MNIST_ROOT." >&2
-            echo "  Install it with 'sudo apt-get install dataset-fashion-mnist' (Debian/Ubuntu), or put the four" >&2
-            echo "  *-idx*-ubyte.gz files of https://github.com/zalandoresearch/fashion-mnist there (or set" >&2
-            echo "  FASHION_MNIST_ROOT), or run the demo without any download: bash scripts/demo.sh --dataset digits" >&2
-            exit 1
+            echo "note: Fashion-MNIST not found in $FASHION_MNIST_ROOT. To get it: 'sudo apt-get install" >&2
+            echo "  dataset-fashion-mnist' (Debian/Ubuntu), or put the four *-idx*-ubyte.gz files of" >&2
+            echo "  https://github.com/zalandoresearch/fashion-mnist there (or set FASHION_MNIST_ROOT)." >&2
+            echo "  Falling back to the digits bundled with scikit-learn (--dataset digits)." >&2
+            DATASET=digits
         fi
+        ;;
+esac
+case ${DATASET,,} in
+    fashion-mnist)
         DATA_ROOT=$FASHION_MNIST_ROOT
         HIERARCHY=Fashion-MNIST-Hierarchy/fashion-mnist.parent-child.txt
         # A 7-layer plain net (Plain-11's layer types at a fraction of its depth and width): 28x28 -> 7x7.
