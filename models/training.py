@@ -259,6 +259,11 @@ def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_ch
     """
     check_loss(loss)
     model = build_network(embedding_dim, architecture, input_channels=input_channels, **network_kwargs)
+    if model.output.shape[-1] != embedding_dim:
+        # resnet-32/-110 end at their pooled features unless built for classification (as the original).
+        raise ValueError("architecture {!r} outputs {} features, but the embedding has {} dimensions; use an "
+                         "architecture with a dense top (e.g. resnet-110-fc, resnet-110-wfc, simple)".format(
+                             architecture, model.output.shape[-1], embedding_dim))
     network_top = model.layers[-1].name
     if loss == "inv_corr":
         outputs = L2Normalize(name="l2norm", dtype="float32")(model.output)

@@ -269,6 +269,9 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
                                                      "--architecture_kwargs", "{bad")
     assert "unknown dataset" in one_line_error(capsys, "--dataset", "CIFAR-11", "--embedding", "onehot")
     assert "42" in one_line_error(capsys, *base, "--embedding", wrong)
+    # resnet-32 without a classification top ends at its pooled features (8 here), not at 10 dimensions.
+    assert "resnet-110-fc" in one_line_error(capsys, *base, "--embedding", "onehot", "--architecture", "resnet-32",
+                                             "--architecture_kwargs", '{"blocks_per_stage": 1, "filters": [4, 4, 8]}')
 
 
 def test_help_lists_the_original_flags(capsys):
