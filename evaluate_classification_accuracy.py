@@ -24,14 +24,6 @@ import numpy as np
 import utils
 
 
-def str2bool(value):
-    if value.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    if value.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("Boolean value expected, got {!r}.".format(value))
-
-
 def build_parser():
     from models import ARCHITECTURES
 
@@ -64,9 +56,9 @@ def build_parser():
     group.add_argument("--layer", type=str, action="append",
                        help="Name or index of the layer to extract features from (default: the model's first output).")
     group.add_argument("--label", type=str, action="append", help="Label for the corresponding features.")
-    group.add_argument("--norm", type=str2bool, action="append",
+    group.add_argument("--norm", type=utils.str2bool, action="append",
                        help="Whether to L2-normalize the corresponding features or not (defaults to False).")
-    group.add_argument("--prob_features", type=str2bool, action="append",
+    group.add_argument("--prob_features", type=utils.str2bool, action="append",
                        help="Whether to use the extracted features as class probabilities instead of training an SVM.")
     group.add_argument("--centroids", type=str, action="append",
                        help='Optionally, a pickle dump containing a dictionary with an item "embedding" referring to '

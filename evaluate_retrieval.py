@@ -156,14 +156,6 @@ def load_feature_matrix(path, num_images, dataset):
     return ordered
 
 
-def str2bool(v):
-    if v.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    if v.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("Boolean value expected, got {!r}.".format(v))
-
-
 def build_parser():
     parser = argparse.ArgumentParser(
         description="Evaluates hierarchical precision of nearest neighbour search performed on different image "
@@ -185,7 +177,7 @@ def build_parser():
                        help="Feature dump: a pickle file with a dictionary {'feat': {image index: vector}}, or an "
                             ".npz with 'feat' (and 'ids'). Repeat for several feature sets.")
     group.add_argument("--label", type=str, action="append", help="Label for the corresponding features.")
-    group.add_argument("--norm", type=str2bool, action="append",
+    group.add_argument("--norm", type=utils.str2bool, action="append",
                        help="Whether to L2-normalize the corresponding features or not (defaults to False).")
     group = parser.add_argument_group("Output")
     group.add_argument("--plot_max", type=int, default=250,

@@ -24,6 +24,17 @@ def exit_with_error(message, code=1):
     sys.exit(code)
 
 
+def str2bool(value):
+    """argparse type for the original's boolean flags (`--norm yes`, `--prob_features 0`, ...)."""
+    import argparse
+
+    if value.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if value.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("Boolean value expected, got {!r}.".format(value))
+
+
 @contextlib.contextmanager
 def cli_errors():
     """Turn the `ValueError`s and `OSError`s raised by bad input into a one-line error and exit 1."""

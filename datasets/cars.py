@@ -6,7 +6,7 @@ import os
 import numpy as np
 import scipy.io
 
-from .files import FileDatasetGenerator
+from .files import FINE_GRAINED_RANDERASE_PARAMS, FileDatasetGenerator
 
 CARS_MEAN = [120.03730636, 117.33780928, 116.0130335]
 CARS_STD = [75.40415763, 75.15394251, 77.28286728]
@@ -35,7 +35,7 @@ class CarsGenerator(FileDatasetGenerator):
     def __init__(self, root_dir, classes=None, annotation_file="cars_annos.mat", cropsize=(448, 448),
                  default_target_size=512, randzoom_range=None, randerase_prob=0.5, randerase_params=None,
                  mean=CARS_MEAN, std=CARS_STD, **kwargs):
-        randerase_params = randerase_params or {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
+        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 DEFAULT_RANDERASE_PARAMS = {"sl": 0.02, "sh": 0.4, "r1": 0.3, "r2": 1.0 / 0.3}
+# NABirds, CUB, Cars, Flowers and sub-directory datasets erase smaller areas (as the original).
+FINE_GRAINED_RANDERASE_PARAMS = {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
 
 

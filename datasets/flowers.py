@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from .cars import load_mat
-from .files import FileDatasetGenerator
+from .files import FINE_GRAINED_RANDERASE_PARAMS, FileDatasetGenerator
 
 FLOWERS_MEAN = [110.7799141, 97.65648664, 75.32889973]
 FLOWERS_STD = [74.90387818, 62.70218863, 69.7656359]
@@ -23,7 +23,7 @@ class FlowersGenerator(FileDatasetGenerator):
                  train_splits=("trnid", "valid"), test_splits=("tstid",), cropsize=(448, 448),
                  default_target_size=512, randzoom_range=None, randerase_prob=0.5, randerase_params=None,
                  colordistort_params=None, mean=FLOWERS_MEAN, std=FLOWERS_STD, **kwargs):
-        randerase_params = randerase_params or {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
+        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         colordistort_params = colordistort_params or {"hue_delta": 0.0, "saturation_range": (0.8, 1.2)}
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,

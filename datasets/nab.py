@@ -3,7 +3,7 @@
 
 import os
 
-from .files import FileDatasetGenerator, read_id_table
+from .files import FINE_GRAINED_RANDERASE_PARAMS, FileDatasetGenerator, read_id_table
 
 NAB_MEAN = [125.30513277, 129.66606421, 118.45121113]
 NAB_STD = [57.0045467, 56.70059436, 68.44430446]
@@ -24,7 +24,7 @@ class NABGenerator(FileDatasetGenerator):
                  split_file="train_test_split.txt", label_file="image_class_labels.txt",
                  cropsize=(224, 224), default_target_size=256, randzoom_range=None, randerase_prob=0.5,
                  randerase_params=None, mean=NAB_MEAN, std=NAB_STD, **kwargs):
-        randerase_params = randerase_params or {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
+        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)

@@ -4,7 +4,7 @@ and RESISC45 (`train.txt`, `test.txt`)."""
 
 import os
 
-from .files import FileDatasetGenerator
+from .files import FINE_GRAINED_RANDERASE_PARAMS, FileDatasetGenerator
 
 
 def read_image_list(path):
@@ -25,7 +25,7 @@ class SubDirectoryGenerator(FileDatasetGenerator):
     def __init__(self, root_dir, classes=None, img_dir=".", train_list="train.txt", test_list="test.txt",
                  cropsize=(224, 224), default_target_size=256, randzoom_range=None, randerase_prob=0.5,
                  randerase_params=None, mean=None, std=None, **kwargs):
-        randerase_params = randerase_params or {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
+        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)
