@@ -1,16 +1,22 @@
 #!/usr/bin/env python
 """Training throughput per architecture: images/s and achieved TFLOP/s at 32x32.
 
-For each architecture, times `train_on_batch` steps (SGD with momentum, softmax cross-entropy, one
-batch kept on the device) after warm-up steps that compile the step. Achieved TFLOP/s counts
+For each architecture, times training steps (SGD with momentum, softmax cross-entropy) after warm-up
+steps that compile the step. `--mode fit` (the default) runs `model.fit` over batches cycled from host
+memory, as `learn_image_embeddings.py` trains: batches are copied to the device and steps are
+dispatched asynchronously, so the figure is the sustained rate (the median of `--repeats` timed
+epochs of `--steps` steps). `--mode batch` times single `train_on_batch` calls (one batch kept on the
+device, the host waits for each step), whose median is robust on a machine shared with other jobs. Achieved TFLOP/s counts
 3x the forward FLOPs of the convolutions and dense layers (`models.flops.forward_flops`). The
 reference measured in the same run (before and after the models, the better one counts) is a large
 square matrix product in the same dtype, the practical peak of the device: the ratio column is the
 fraction of it that training reaches. Times are medians over single steps, which keeps the
-figures usable on a machine shared with other jobs.
+figures usable on a machine shared with other jobs. `--profile` adds a breakdown of device time per
+operation (JAX backend, see `bench/profile_step.py`).
 
     python bench/bench_train.py                                   # CPU, float32, TensorFlow
-    KERAS_BACKEND=jax python bench/bench_train.py --dtype bfloat16 --batch_size 128 --steps 50
+    KERAS_BACKEND=jax python bench/bench_train.py --dtype bfloat16 --batch_size 512 --steps 30
+    KERAS_BACKEND=jax python bench/bench_train.py --architectures resnet-110-wfc --dtype bfloat16 --profile
     python bench/bench_train.py --markdown                        # table for BENCHMARKS.md
 """
 
@@ -34,8 +40,16 @@ def parse_args(argv=None):
     parser.add_argument("--architectures", type=str, default=",".join(DEFAULT_ARCHITECTURES),
                         help="Comma-separated architecture names.")
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=5, help="Timed training steps per architecture.")
+    parser.add_argument("--mode", choices=("fit", "batch"), default="fit",
+                        help="fit: sustained rate of model.fit; batch: median single train_on_batch step.")
+    parser.add_argument("--steps", type=int, default=5,
+                        help="Timed training steps (fit: per timed epoch) per architecture.")
+    parser.add_argument("--repeats", type=int, default=3, help="fit: timed epochs; the median counts.")
     parser.add_argument("--warmup", type=int, default=2, help="Untimed steps first (compilation).")
+    parser.add_argument("--steps_per_execution", type=int, default=1,
+                        help="fit: training steps per call of the compiled step function.")
+    parser.add_argument("--profile", action="store_true",
+                        help="Print device time per operation for a few steps (JAX backend only).")
     parser.add_argument("--image_size", type=int, default=32)
     parser.add_argument("--classes", type=int, default=100)
     parser.add_argument("--dtype", choices=sorted(DTYPE_POLICIES), default="float32",
@@ -44,7 +58,7 @@ def parse_args(argv=None):
                         help="Size n of the n x n reference matrix product (default: 2048 on CPU, 8192 on GPU).")
     parser.add_argument("--markdown", action="store_true", help="Print the table as Markdown.")
     args = parser.parse_args(argv)
-    for name in ("batch_size", "steps", "image_size", "classes"):
+    for name in ("batch_size", "steps", "repeats", "image_size", "classes", "steps_per_execution"):
         if getattr(args, name) < 1:
             parser.error("--{} must be positive, got {}".format(name, getattr(args, name)))
     return args
@@ -74,23 +88,13 @@ def matmul_tflops(n, dtype, seconds=2.0):
     return 2.0 * n**3 / float(np.median(times)) / 1e12
 
 
-def bench_architecture(name, args):
-    """Images/s, forward GFLOPs per image, parameter count of training `name`."""
+def _time_batches(model, x, y, args, name):
+    """Median seconds of single `train_on_batch` steps on one device-resident batch."""
     import keras
     from tqdm import tqdm
 
-    from models import build_network
-    from models.flops import forward_flops
-
-    keras.utils.clear_session()
-    shape = (args.image_size, args.image_size, 3)
-    model = build_network(args.classes, name, classification=True, input_shape=shape)
-    flops = forward_flops(model)
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    x = keras.ops.convert_to_tensor(rng.uniform(size=(args.batch_size,) + shape).astype("float32"))
-    labels = rng.integers(0, args.classes, args.batch_size)
-    y = keras.ops.convert_to_tensor(np.eye(args.classes, dtype="float32")[labels])
+    x = keras.ops.convert_to_tensor(x[: args.batch_size])
+    y = keras.ops.convert_to_tensor(y[: args.batch_size])
     for _ in range(args.warmup):
         model.train_on_batch(x, y)
     step_seconds = []
@@ -100,8 +104,55 @@ def bench_architecture(name, args):
         step_seconds.append(time.perf_counter() - start)
     if not np.isfinite(loss):
         raise RuntimeError("{}: training diverged (loss {})".format(name, loss))
-    # the median step: robust to other processes sharing the machine
-    return args.batch_size / float(np.median(step_seconds)), flops / 1e9, model.count_params()
+    return float(np.median(step_seconds))
+
+
+def _time_fit(model, x, y, args, name):
+    """Seconds per step of `model.fit` epochs over host batches, the median of `args.repeats` epochs."""
+    from tqdm import tqdm
+
+    def fit(steps):
+        n = steps * args.batch_size
+        history = model.fit(x[:n], y[:n], batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
+        return history.history["loss"][-1]
+
+    fit(max(args.warmup, args.steps_per_execution))  # compiles the step
+    epoch_seconds = []
+    for _ in tqdm(range(args.repeats), desc=name, leave=False, file=sys.stderr):
+        start = time.perf_counter()
+        loss = fit(args.steps)  # fit ends by bringing the weights back: the steps have finished
+        epoch_seconds.append(time.perf_counter() - start)
+    if not np.isfinite(loss):
+        raise RuntimeError("{}: training diverged (loss {})".format(name, loss))
+    return float(np.median(epoch_seconds)) / args.steps
+
+
+def bench_architecture(name, args):
+    """Images/s, forward GFLOPs per image, parameter count of training `name`."""
+    import keras
+
+    from models import build_network
+    from models.flops import forward_flops
+
+    keras.utils.clear_session()
+    shape = (args.image_size, args.image_size, 3)
+    model = build_network(args.classes, name, classification=True, input_shape=shape)
+    flops = forward_flops(model)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy",
+                  steps_per_execution=args.steps_per_execution)
+    rng = np.random.default_rng(0)
+    n = max(args.steps, args.warmup, args.steps_per_execution) * args.batch_size
+    x = rng.uniform(size=(n,) + shape).astype("float32")
+    y = np.eye(args.classes, dtype="float32")[rng.integers(0, args.classes, n)]
+    seconds = (_time_fit if args.mode == "fit" else _time_batches)(model, x, y, args, name)
+    if args.profile:
+        from profile_step import print_profile, profile_fit
+
+        if args.mode != "fit":
+            model.fit(x[: args.batch_size], y[: args.batch_size], batch_size=args.batch_size, verbose=0)
+        print("== {} ==".format(name))
+        print_profile(profile_fit(model, x, y, args.batch_size, min(args.steps, 10)))
+    return args.batch_size / seconds, flops / 1e9, model.count_params()
 
 
 def device_description():
@@ -132,6 +183,8 @@ def main(argv=None):
     unknown = [n for n in names if n not in ARCHITECTURES]
     if unknown:
         sys.exit("error: unknown architecture(s) {}; available: {}".format(", ".join(unknown), ", ".join(ARCHITECTURES)))
+    if args.profile and keras.backend.backend() != "jax":
+        sys.exit("error: --profile needs the JAX backend (KERAS_BACKEND=jax), not {}".format(keras.backend.backend()))
     keras.config.set_dtype_policy(DTYPE_POLICIES[args.dtype])
     backend, platform_name, device = device_description()
     n = args.matmul_size or (2048 if platform_name == "cpu" else 8192)
@@ -151,6 +204,7 @@ def main(argv=None):
         backend, platform_name, device, args.dtype, args.batch_size, args.image_size, args.image_size, args.steps,
         n, reference)
     print(title)
+    print("mode={} steps_per_execution={}".format(args.mode, args.steps_per_execution))
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
