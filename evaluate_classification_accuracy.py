@@ -63,6 +63,9 @@ def build_parser():
     group.add_argument("--centroids", type=str, action="append",
                        help='Optionally, a pickle dump containing a dictionary with an item "embedding" referring to '
                             "a numpy array of class centroids for performing nearest-neighbor classification.")
+    group = parser.add_argument_group("Output")
+    group.add_argument("--json", type=str, default=None,
+                       help="Name of a JSON file where all metrics are written to ({label: {metric: value}}).")
     return parser
 
 
@@ -192,6 +195,8 @@ def run(args):
         raise ValueError("--batch_size and --augmentation_epochs must be at least 1")
     if args.C <= 0:
         raise ValueError("--C must be positive, got {}".format(args.C))
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        raise ValueError("--json {}: the output directory does not exist".format(args.json))
     embed_labels = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
     data = get_data_generator(args.dataset, args.data_root, classes=embed_labels)
     hierarchy = None
@@ -214,6 +219,8 @@ def run(args):
         perf[label] = classification_metrics(labels, scores, hierarchy, embed_labels)
 
     print_performance(perf, CLASSIFICATION_METRICS)
+    if args.json:
+        utils.write_metrics_json(perf, args.json)
     return perf
 
 

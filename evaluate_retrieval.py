@@ -17,8 +17,6 @@ Example:
 """
 
 import argparse
-import json
-import math
 import os
 import zipfile
 from collections import OrderedDict
@@ -70,15 +68,6 @@ def write_csv(perf, path, prec_type="LCS_HEIGHT"):
         k += 1
     with utils.atomic_write(path, "w") as f:
         f.writelines(lines)
-
-
-def write_json(perf, path):
-    """{label: {metric name: value}}; NaN (a 0/0 of the metric's definition) becomes null."""
-    clean = {label: {m: (None if isinstance(v, float) and math.isnan(v) else v) for m, v in results.items()}
-             for label, results in perf.items()}
-    with utils.atomic_write(path, "w") as f:
-        json.dump(clean, f, indent=2)
-        f.write("\n")
 
 
 def plot_performance(perf, path, kmax=250, prec_type="LCS_HEIGHT", clip_ahp=None):
@@ -253,7 +242,7 @@ def main(argv=None):
         if args.csv:
             write_csv(perf, args.csv, args.prec_type)
         if args.json:
-            write_json(perf, args.json)
+            utils.write_metrics_json(perf, args.json)
         if args.plot:
             plot_performance(perf, args.plot, args.plot_max, args.prec_type, clip_ahp)
     return perf

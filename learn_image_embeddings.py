@@ -7,8 +7,10 @@ Example (CIFAR-100, embedding + classification objective):
         --embedding embeddings/cifar100.unitsphere.pickle --architecture resnet-110-fc \\
         --cls_weight 0.1 --model_dump cifar100-embedding.keras --feature_dump cifar100-features.pickle
 
-Classification baseline with the cosine loss on one-hot vectors: `--embedding onehot`
-(`--loss softmax_corr` for a softmax before the cosine loss).
+Classification baselines, same script: a softmax classifier trained with cross-entropy
+(`--embedding onehot --loss crossentropy`, the "Softmax" rows of the paper's tables), or the
+original's cosine loss on one-hot vectors (`--embedding onehot`; `--loss softmax_corr` for a
+softmax before the cosine loss).
 
 Several devices: `--gpus N` trains N replicas of one model (TensorFlow: `MirroredStrategy`;
 JAX: `keras.distribution.DataParallel`); without GPUs the CPU is split into N devices. Several
@@ -38,7 +40,7 @@ def build_parser():
     from datasets import available_datasets
     from models import ARCHITECTURES
     from models.schedules import LR_SCHEDULES, add_lr_schedule_arguments
-    from models.training import EMBEDDING_LOSSES
+    from models.training import LOSSES
 
     parser = argparse.ArgumentParser(
         description="Learns to map images onto class embeddings.",
@@ -58,11 +60,13 @@ def build_parser():
     group.add_argument("--architecture_kwargs", type=str, default=None, metavar="JSON",
                        help='Keyword arguments for building the architecture as a JSON object, e.g. '
                             '\'{"filters": [16, "ap", 32, "gap"]}\' for a small Plain net (quick experiments).')
-    group.add_argument("--loss", type=str, default="inv_corr", choices=EMBEDDING_LOSSES,
+    group.add_argument("--loss", type=str, default="inv_corr", choices=LOSSES,
                        help='Loss function for learning embeddings. Use "mse" (mean squared error) for distance-based '
                             'and "inv_corr" (negated dot product) for similarity-based L2-normalized embeddings. '
                             '"unnorm_corr" and "softmax_corr" are the same as "inv_corr", but the first does not '
-                            'perform L2-normalization and the latter performs softmax activation instead.')
+                            'perform L2-normalization and the latter performs softmax activation instead. '
+                            '"crossentropy" trains a plain softmax classifier (output layer "prob") with categorical '
+                            'cross-entropy, the classification baseline; it needs --embedding onehot.')
     group.add_argument("--cls_weight", type=float, default=0.0,
                        help="If set to a positive value, an additional classification layer will be added and this "
                             "parameter specifies the weight of the softmax loss.")
@@ -135,6 +139,13 @@ def check_args(args):
         raise ValueError("--initial_epoch and --finetune_init must not be negative")
     if args.cls_weight < 0:
         raise ValueError("--cls_weight must not be negative, got {}".format(args.cls_weight))
+    if args.loss == "crossentropy":
+        if args.embedding.lower() != "onehot":
+            raise ValueError("--loss crossentropy trains a softmax classifier on one-hot targets: use --embedding "
+                             "onehot, not {}".format(args.embedding))
+        if args.cls_weight > 0:
+            raise ValueError("--cls_weight {} adds a softmax classifier to an embedding; with --loss crossentropy the "
+                             "model already is one (leave --cls_weight out)".format(args.cls_weight))
     if any(k < 1 for k in args.top_k_acc):
         raise ValueError("--top_k_acc values must be at least 1, got {}".format(args.top_k_acc))
     for flag in ("model_dump", "snapshot", "snapshot_best"):

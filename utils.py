@@ -6,6 +6,8 @@ further below so that code written against the original `utils` module keeps wor
 
 import contextlib
 import io
+import json
+import math
 import os
 import pickle
 import sys
@@ -228,6 +230,16 @@ def load_features(path):
         return ids, np.stack([np.asarray(feat[i]).ravel() for i in ids]) if ids else np.zeros((0, 0))
     feat = np.asarray(feat)
     return list(range(len(feat))), feat
+
+
+def write_metrics_json(perf, path):
+    """Evaluation results `{label: {metric name: value}}` as JSON; NaN (a 0/0 of a metric's
+    definition) becomes null. Written atomically."""
+    clean = {label: {m: (None if isinstance(v, float) and math.isnan(v) else v) for m, v in results.items()}
+             for label, results in perf.items()}
+    with atomic_write(path, "w") as f:
+        json.dump(clean, f, indent=2)
+        f.write("\n")
 
 
 # ---------------------------------------------------------------------------

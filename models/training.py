@@ -4,7 +4,10 @@ Model structure (as the original release): the network's `embedding` layer, then
 an L2 normalization named `l2norm` (`inv_corr`), a softmax named `softmax` (`softmax_corr`) or
 nothing (`mse`, `unnorm_corr`). With `--cls_weight > 0` a classifier head ReLU -> BN -> Dense
 softmax named `prob` (L2 weight decay 5e-4) is added and the model has the two outputs
-`[embedding, prob]`.
+`[embedding, prob]`. `crossentropy` (ours; the original trained it with a separate
+`learn_classifier.py`) is the plain softmax classifier of the paper's baselines: the network's
+dense top has one unit per class, followed by a softmax named `prob`, trained with categorical
+cross-entropy on one-hot targets.
 """
 
 import contextlib
@@ -23,6 +26,8 @@ from models import losses as L
 from models.schedules import InverseTimeDecaySGD
 
 EMBEDDING_LOSSES = ("mse", "inv_corr", "unnorm_corr", "softmax_corr")
+CLASSIFICATION_LOSS = "crossentropy"  # needs one-hot targets (`--embedding onehot`)
+LOSSES = EMBEDDING_LOSSES + (CLASSIFICATION_LOSS,)
 MODEL_EXTENSIONS = (".keras", ".h5", ".hdf5")
 CLS_WEIGHT_DECAY = 5e-4
 
@@ -247,8 +252,8 @@ def _has_gpu():
 
 
 def check_loss(loss):
-    if loss not in EMBEDDING_LOSSES:
-        raise ValueError("unknown loss {!r}; choose from {}".format(loss, ", ".join(EMBEDDING_LOSSES)))
+    if loss not in LOSSES:
+        raise ValueError("unknown loss {!r}; choose from {}".format(loss, ", ".join(LOSSES)))
     return loss
 
 
@@ -269,6 +274,8 @@ def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_ch
         outputs = L2Normalize(name="l2norm", dtype="float32")(model.output)
     elif loss == "softmax_corr":
         outputs = keras.layers.Activation("softmax", name="softmax", dtype="float32")(model.output)
+    elif loss == CLASSIFICATION_LOSS:
+        outputs = keras.layers.Activation("softmax", name="prob", dtype="float32")(model.output)
     else:
         return model, network_top
     return keras.Model(model.inputs, outputs, name=model.name), network_top
@@ -325,8 +332,9 @@ def loss_and_metrics(loss, embedding, top_k=()):
     check_loss(loss)
     if loss == "mse":
         return L.squared_distance, [L.nn_accuracy(embedding, dot_prod_sim=False, k=k) for k in (1, *top_k)]
-    if loss == "softmax_corr":
-        return L.inv_correlation, [keras.metrics.CategoricalAccuracy(name="acc")] + [L.top_k_acc(k) for k in top_k]
+    if loss in ("softmax_corr", CLASSIFICATION_LOSS):
+        accuracy = [keras.metrics.CategoricalAccuracy(name="acc")] + [L.top_k_acc(k) for k in top_k]
+        return (L.inv_correlation if loss == "softmax_corr" else "categorical_crossentropy"), accuracy
     return L.inv_correlation, [L.nn_accuracy(embedding, dot_prod_sim=True, k=k) for k in (1, *top_k)]
 
 
@@ -354,7 +362,7 @@ def accuracy_log_key(model, loss):
     """The log key of the headline validation accuracy (monitored by `--snapshot_best`)."""
     if has_cls_head(model):
         return "val_prob_acc"
-    name = {"mse": "nn_accuracy", "softmax_corr": "acc"}.get(loss, "max_sim_acc")
+    name = {"mse": "nn_accuracy", "softmax_corr": "acc", CLASSIFICATION_LOSS: "acc"}.get(loss, "max_sim_acc")
     return "val_" + name
 
 

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # CIFAR-100 experiments of the paper (Barz & Denzler, WACV 2019): Plain-11, ResNet-110-wfc and
 # PyramidNet-272-200, each trained three times: semantic embeddings with the classification head
-# (--cls_weight 0.1), semantic embeddings alone, and the classification baseline (one-hot targets,
-# softmax + cosine loss); then the retrieval and classification tables.
+# (--cls_weight 0.1), semantic embeddings alone, and the classification baseline (a softmax classifier
+# trained with cross-entropy); then the retrieval and classification tables.
 #
 #   bash scripts/cifar100.sh DATA_ROOT [OUT_DIR]
 #
 # DATA_ROOT: the extracted cifar-100-python folder (train, test, meta). OUT_DIR: models, features and
 # logs (default: cifar100-results). Environment: ARCHS (default "simple resnet-110-wfc
 # pyramidnet-272-200"), GPUS (1), HIERARCHY (Cifar-Hierarchy/cifar.parent-child.txt), EMBEDDING
-# (embeddings/cifar100.unitsphere.pickle), PYTHON, DRY_RUN=1 (print the commands only).
+# (embeddings/cifar100.unitsphere.pickle), BASELINE_LOSS (crossentropy, or softmax_corr for the original
+# release's cosine loss on softmax outputs), PYTHON, DRY_RUN=1 (print the commands only).
 # Every training run is 372 epochs of SGDR (restarts after epochs 12, 36, 84 and 180).
 # For the published taxonomy of the original release instead of ours, set HIERARCHY to its
 # cifar.parent-child.txt and EMBEDDING to a file computed from it with compute_class_embedding.py.
 set -euo pipefail
 if [ $# -lt 1 ]; then
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,17p' "$0" >&2
     exit 2
 fi
 DATA_ROOT=$(realpath -m "$1")
@@ -37,7 +38,7 @@ for ARCH in $ARCHS; do
     [ "$ARCH" = simple ] && COMMON+=(--max_decay 0.1)
     train "$ARCH.embed+cls" "${COMMON[@]}" --embedding "$EMBEDDING" --loss inv_corr --cls_weight 0.1
     train "$ARCH.embed" "${COMMON[@]}" --embedding "$EMBEDDING" --loss inv_corr
-    train "$ARCH.classification" "${COMMON[@]}" --embedding onehot --loss softmax_corr
+    train "$ARCH.classification" "${COMMON[@]}" --embedding onehot --loss "$BASELINE_LOSS"
 done
 
 echo "== Retrieval (mAHP@250 is the AHP@250 (LCS_HEIGHT) column)"
@@ -60,5 +61,5 @@ for ARCH in $ARCHS; do
     run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.embed.keras" \
         --layer l2norm --centroids "$EMBEDDING" --label "$LABEL: Semantic Embeddings"
     run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.classification.keras" \
-        --layer softmax --prob_features yes --label "$LABEL: Classification"
+        --layer "$BASELINE_LAYER" --prob_features yes --label "$LABEL: Classification"
 done

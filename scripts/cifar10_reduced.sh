@@ -9,7 +9,8 @@
 # Settings (environment): ARCH (resnet-110-wfc), ARCH_KWARGS (JSON; default: 3 blocks per stage of
 # 16/32/64 channels, i.e. the ResNet-110-wfc family cut to ResNet-20 size; '{}' for the full network),
 # EPOCHS (2), BATCH (100), LR (0.1), MAX_DECAY (0.1),
-# WORKERS (2), EMBEDDING (embeddings/cifar10.unitsphere.pickle, computed from
+# WORKERS (2), BASELINE_LOSS (crossentropy, or softmax_corr: the original's cosine loss on softmax
+# outputs), EMBEDDING (embeddings/cifar10.unitsphere.pickle, computed from
 # Cifar-Hierarchy/cifar10.parent-child.txt when missing), HIERARCHY (that file), KERAS_BACKEND.
 # The paper trains 372 epochs of SGDR; this run is cut to what a 2-core CPU does in an hour.
 set -euo pipefail
@@ -22,6 +23,7 @@ OUT=$(realpath -m "$2")
 STEP=${3:-all}
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
+source scripts/lib.sh
 ARCH=${ARCH:-resnet-110-wfc}
 ARCH_KWARGS=${ARCH_KWARGS:-'{"blocks_per_stage": 3, "filters": [16, 32, 64]}'}
 EPOCHS=${EPOCHS:-2}
@@ -59,7 +61,7 @@ train() {
 if [ "$STEP" = train ] || [ "$STEP" = all ]; then
     : > "$OUT/wall_time.txt"
     train semantic --embedding "$EMBEDDING" --loss inv_corr --cls_weight 0.1
-    train baseline --embedding onehot --loss softmax_corr
+    train baseline --embedding onehot --loss "$BASELINE_LOSS"
 fi
 
 if [ "$STEP" = eval ] || [ "$STEP" = all ]; then
@@ -71,6 +73,6 @@ if [ "$STEP" = eval ] || [ "$STEP" = all ]; then
     "$PYTHON" evaluate_classification_accuracy.py --dataset CIFAR-10 --data_root "$DATA_ROOT" \
         --hierarchy "$HIERARCHY" --classes_from "$EMBEDDING" \
         --model "$OUT/semantic.keras" --layer prob --prob_features yes --label "Semantic Embeddings" \
-        --model "$OUT/baseline.keras" --layer softmax --prob_features yes --label "Classification" \
+        --model "$OUT/baseline.keras" --layer "$BASELINE_LAYER" --prob_features yes --label "Classification" \
         | tee "$OUT/accuracy.txt"
 fi

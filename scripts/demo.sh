@@ -6,16 +6,18 @@
 #   bash scripts/demo.sh --dataset digits    # scikit-learn's 8x8 digits: no download at all
 #
 # Steps: 1. class embedding from the taxonomy; 2. the same small network trained twice with the same
-# budget: semantic embeddings (+ classification head, --cls_weight 0.1) and the classification baseline
-# (--embedding onehot --loss softmax_corr); 3. both scored with evaluate_retrieval.py and
-# evaluate_classification_accuracy.py; 4. demo-output/summary.json, summary.md, hp_curves.png,
-# retrieval_examples.png.
+# budget: semantic embeddings (+ classification head, --cls_weight 0.1) and the classification
+# baseline, a softmax classifier trained with cross-entropy (--embedding onehot --loss crossentropy);
+# 3. both scored with evaluate_retrieval.py and evaluate_classification_accuracy.py;
+# 4. demo-output/summary.json, summary.md, hp_curves.png, retrieval_examples.png.
 # Environment: PYTHON (.venv/bin/python), DEMO_OUT (demo-output), EPOCHS (dataset default),
 # FASHION_MNIST_ROOT (/usr/share/datasets/fashion-mnist), TRAIN_PER_CLASS / TEST_PER_CLASS (train and
-# score on the first N images per class only: a quicker, weaker run; default: all), SEED (0).
+# score on the first N images per class only: a quicker, weaker run; default: all), SEED (0),
+# BASELINE_LOSS (crossentropy, or softmax_corr: the original's cosine loss on softmax outputs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
+source scripts/lib.sh  # BASELINE_LOSS, BASELINE_LAYER
 OUT=${DEMO_OUT:-demo-output}
 FASHION_MNIST_ROOT=${FASHION_MNIST_ROOT:-/usr/share/datasets/fashion-mnist}
 SEED=${SEED:-0}
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --dataset) DATASET=${2:?--dataset needs a value: Fashion-MNIST or digits}; shift 2 ;;
         --dataset=*) DATASET=${1#--dataset=}; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "error: unknown argument $1 (use --dataset Fashion-MNIST|digits)" >&2; exit 2 ;;
     esac
 done
@@ -104,7 +106,7 @@ step_done "2a. training semantic embeddings"
 
 echo "== 2b. Training the classification baseline ($EPOCHS epochs)"
 STEP_START=$SECONDS
-"$PYTHON" learn_image_embeddings.py "${TRAIN_ARGS[@]}" --embedding onehot --loss softmax_corr \
+"$PYTHON" learn_image_embeddings.py "${TRAIN_ARGS[@]}" --embedding onehot --loss "$BASELINE_LOSS" \
     --model_dump "$OUT/classification.keras" --feature_dump "$OUT/classification.features.pickle"
 step_done "2b. training classification baseline"
 
@@ -116,11 +118,11 @@ STEP_START=$SECONDS
     --clip_ahp 250 --json "$OUT/retrieval.json" | tee "$OUT/retrieval.txt"
 step_done "3a. retrieval evaluation"
 
-echo "== 3b. Classification accuracy (class scores of the prob head / the softmax output)"
+echo "== 3b. Classification accuracy (class scores of the prob layers)"
 STEP_START=$SECONDS
 "$PYTHON" evaluate_classification_accuracy.py "${DATA_ARGS[@]}" --hierarchy "$HIERARCHY" --classes_from "$EMBEDDING" \
     --model "$OUT/semantic.keras" --layer prob --prob_features yes --label "Semantic Embeddings" \
-    --model "$OUT/classification.keras" --layer softmax --prob_features yes --label "Classification" \
+    --model "$OUT/classification.keras" --layer "$BASELINE_LAYER" --prob_features yes --label "Classification" \
     | tee "$OUT/accuracy.txt"
 step_done "3b. classification evaluation"
 

@@ -37,3 +37,14 @@ need_file() {
         exit 1
     fi
 }
+
+# The classification baseline: a softmax classifier trained with cross-entropy (the "Softmax" rows of
+# the paper's tables; the original trained it with its learn_classifier.py), or, with
+# BASELINE_LOSS=softmax_corr, the original learn_image_embeddings.py's cosine loss on softmax outputs.
+# BASELINE_LAYER is the layer whose class scores evaluate_classification_accuracy.py reads.
+BASELINE_LOSS=${BASELINE_LOSS:-crossentropy}
+case $BASELINE_LOSS in
+    crossentropy) BASELINE_LAYER=prob ;;
+    softmax_corr) BASELINE_LAYER=softmax ;;
+    *) echo "error: BASELINE_LOSS must be crossentropy or softmax_corr, got '$BASELINE_LOSS'" >&2; exit 2 ;;
+esac

@@ -32,7 +32,7 @@ COMMON=(--data_root "$DATA_ROOT" --architecture resnet-50 --lr_schedule SGDR --s
         --epochs 180 --batch_size 128 --gpus "$GPUS" --read_workers 10 --queue_size 20)
 train nab.embed+cls_rn50 --dataset NAB "${COMMON[@]}" --embedding "$EMBEDDING" --loss inv_corr --cls_weight 0.1
 if [ "${BASELINES:-0}" = 1 ]; then
-    train nab.classification_rn50 --dataset NAB "${COMMON[@]}" --embedding onehot --loss softmax_corr
+    train nab.classification_rn50 --dataset NAB "${COMMON[@]}" --embedding onehot --loss "$BASELINE_LOSS"
 fi
 if [ -n "$ILSVRC_MODEL" ]; then
     need_file "$ILSVRC_MODEL" "ILSVRC model"
@@ -53,7 +53,7 @@ run "$PYTHON" evaluate_classification_accuracy.py --dataset NAB "${EVAL[@]}" --m
     --layer prob --prob_features yes --label "ResNet-50 (from scratch)"
 if [ "${BASELINES:-0}" = 1 ]; then
     run "$PYTHON" evaluate_classification_accuracy.py --dataset NAB "${EVAL[@]}" \
-        --model "$OUT/nab.classification_rn50.keras" --layer softmax --prob_features yes --label "Classification (from scratch)"
+        --model "$OUT/nab.classification_rn50.keras" --layer "$BASELINE_LAYER" --prob_features yes --label "Classification (from scratch)"
 fi
 if [ -n "$ILSVRC_MODEL" ]; then
     run "$PYTHON" evaluate_classification_accuracy.py --dataset NAB-ilsvrcmean "${EVAL[@]}" \

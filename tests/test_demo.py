@@ -238,6 +238,9 @@ def test_reproduction_commands_parse():
                            text=True, env=dict(os.environ, DRY_RUN="1"), cwd="/tmp").stdout
     assert cifar.count("learn_image_embeddings.py") == 9 and cifar.count("--cls_weight 0.1") == 3
     assert cifar.count("evaluate_classification_accuracy.py") == 9 and cifar.count("--max_decay 0.1") == 3
+    # the baselines: softmax classifiers trained with cross-entropy, scored by their `prob` output
+    assert cifar.count("--embedding onehot --loss crossentropy") == 3
+    assert cifar.count("classification.keras --layer prob --prob_features yes") == 3
 
 
 def test_as_rgb_scales_grey_and_colour_images():

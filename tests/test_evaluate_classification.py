@@ -145,3 +145,5 @@ def test_bad_inputs_give_one_line_errors(setup, tmp_path, capsys):
     message = one_line_error(capsys, *common, "--model", setup["model"], "--layer", "feat", "--prob_features", "yes")
     assert "3 class scores" in message and "10 classes" in message
     assert "unknown dataset" in one_line_error(capsys, "--dataset", "CIFAR-11", "--model", setup["model"])
+    assert "--json" in one_line_error(capsys, *common, "--model", setup["model"], "--prob_features", "yes",
+                                      "--json", tmp_path / "no-such-dir" / "accuracy.json")

@@ -156,7 +156,7 @@ def test_feature_dump_scores_with_evaluate_retrieval(runs, tmp_path):
         assert "tiny" in json.dumps(json.load(f))
 
 
-def test_trained_model_in_evaluate_classification_accuracy(runs, capsys):
+def test_trained_model_in_evaluate_classification_accuracy(runs, tmp_path):
     """The README's two evaluations of a trained model: `prob` scores, and nearest class embedding."""
     import evaluate_classification_accuracy as E
 
@@ -166,8 +166,11 @@ def test_trained_model_in_evaluate_classification_accuracy(runs, capsys):
         # The i-th value of each repeated flag belongs to the i-th model (the original's convention).
         "--model", str(d / "a.keras"), "--layer", "l2norm", "--prob_features", "no", "--centroids",
         str(d / "emb.pickle"), "--label", "centroids",
-        "--model", str(d / "a.keras"), "--layer", "prob", "--prob_features", "yes", "--label", "prob"])
+        "--model", str(d / "a.keras"), "--layer", "prob", "--prob_features", "yes", "--label", "prob",
+        "--json", str(tmp_path / "accuracy.json")])
     perf = E.run(args)
+    with open(tmp_path / "accuracy.json") as f:
+        assert json.load(f) == {label: dict(results) for label, results in perf.items()}
     printed = printed_metrics(out["A"])
     assert perf["prob"]["Accuracy"] == pytest.approx(printed["Accuracy"], abs=1e-4)
     assert perf["prob"]["Avg. Accuracy"] == pytest.approx(printed["Avg. Accuracy"], abs=1e-4)
@@ -272,6 +275,10 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     # resnet-32 without a classification top ends at its pooled features (8 here), not at 10 dimensions.
     assert "resnet-110-fc" in one_line_error(capsys, *base, "--embedding", "onehot", "--architecture", "resnet-32",
                                              "--architecture_kwargs", '{"blocks_per_stage": 1, "filters": [4, 4, 8]}')
+    # the cross-entropy classifier needs one-hot targets and is itself the classification head
+    assert "--embedding onehot" in one_line_error(capsys, *base, "--loss", "crossentropy", "--embedding", wrong)
+    assert "--cls_weight 0.1" in one_line_error(capsys, *base, "--loss", "crossentropy", "--embedding", "onehot",
+                                                "--cls_weight", "0.1")
 
 
 def test_help_lists_the_original_flags(capsys):
@@ -367,7 +374,8 @@ def test_failed_snapshot_keeps_the_previous_one(tmp_path):
 
 @pytest.mark.parametrize("loss, head, metric", [("inv_corr", "l2norm", "max_sim_acc"), ("softmax_corr", "softmax", "acc"),
                                                 ("mse", "embedding", "nn_accuracy"),
-                                                ("unnorm_corr", "embedding", "max_sim_acc")])
+                                                ("unnorm_corr", "embedding", "max_sim_acc"),
+                                                ("crossentropy", "prob", "acc")])
 def test_loss_heads_and_metrics(loss, head, metric):
     T = models.training
     model, top = T.build_embedding_model(4, "simple", loss, input_channels=1, filters=[4, "gap", "fc8"])
@@ -376,12 +384,38 @@ def test_loss_heads_and_metrics(loss, head, metric):
     out = model.predict(x, verbose=0)
     if loss == "inv_corr":
         np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1, rtol=1e-5)
-    elif loss == "softmax_corr":
+    elif loss in ("softmax_corr", "crossentropy"):
         np.testing.assert_allclose(out.sum(1), 1, rtol=1e-5)
     embedding_loss, metrics = T.loss_and_metrics(loss, np.eye(4), top_k=(2,))
-    assert embedding_loss is (models.losses.squared_distance if loss == "mse" else models.losses.inv_correlation)
+    expected_loss = {"mse": models.losses.squared_distance, "crossentropy": "categorical_crossentropy"}
+    assert embedding_loss is expected_loss.get(loss, models.losses.inv_correlation)
     assert [m.name for m in metrics] == [metric, metric + "_top2" if metric != "acc" else "top2_acc"]
     assert T.accuracy_log_key(model, loss) == "val_" + metric
+
+
+def test_crossentropy_baseline_end_to_end(tmp_path, capsys):
+    """`--embedding onehot --loss crossentropy`: a softmax classifier whose training loss is the
+    mean negative log-probability of the true class (plus weight decay), checked by hand."""
+    LIE.main(["--dataset", "digits", "--embedding", "onehot", "--loss", "crossentropy", *COMMON, "--epochs", "3",
+              "--batch_size", "16", "--lr_schedule", "SGD", "--sgd_lr", "0.05",
+              "--model_dump", str(tmp_path / "m.keras"), "--feature_dump", str(tmp_path / "f.pickle")])
+    printed = printed_metrics(capsys.readouterr().out)
+    model = keras.models.load_model(tmp_path / "m.keras")
+    assert model.layers[-1].name == "prob" and model.output_shape == (None, 10)
+    data = get_data_generator("digits", None)
+    images, labels = data.compose_batch(np.arange(data.num_test), train=False), np.asarray(data.labels_test)
+    probabilities = model.predict(images, verbose=0)
+    _, features = utils.load_features(str(tmp_path / "f.pickle"))
+    np.testing.assert_allclose(features, probabilities, atol=1e-5)  # the dump holds the class probabilities
+    assert printed["Accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == labels), abs=1e-4)
+    # 3 x 90 steps of a tiny net learn digits well above chance (0.1: 0.69 with this seed); far fewer
+    # steps leave the BN moving averages (momentum 0.99) too far from the data for a fair test accuracy
+    assert printed["Accuracy"] > 0.3
+    one_hot = np.eye(10, dtype=np.float32)[labels[:64]]
+    loss = model.evaluate(images[:64], one_hot, batch_size=64, verbose=0, return_dict=True)["loss"]
+    cross_entropy = -np.mean(np.log(probabilities[np.arange(64), labels[:64]]))
+    weight_decay = sum(float(keras.ops.convert_to_numpy(l)) for l in model.losses)
+    assert loss == pytest.approx(cross_entropy + weight_decay, rel=1e-4)
 
 
 def test_classifier_head_on_cls_base_and_compile_options():
