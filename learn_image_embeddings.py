@@ -92,7 +92,9 @@ def build_parser():
     group.add_argument("--initial_epoch", type=int, default=0,
                        help="Initial epoch for resuming training from snapshot.")
     group.add_argument("--finetune", type=str, default=None,
-                       help="Path to pre-trained weights to be fine-tuned (will be loaded by layer name).")
+                       help="Path to pre-trained weights to be fine-tuned (will be loaded by layer name from a .keras "
+                            "or legacy .h5 dump; a .weights.h5 file stores no layer names and is matched by "
+                            "layer type and order).")
     group.add_argument("--finetune_init", type=int, default=8,
                        help="Number of initial epochs for training just the new layers before fine-tuning.")
     group.add_argument("--gpus", type=int, default=1, help="Number of GPUs to be used.")

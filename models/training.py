@@ -544,11 +544,25 @@ def load_weights_by_name(model, path):
         source = keras.models.load_model(path, compile=False)
         return _transfer_by_name(source, model)
     if lower.endswith(".weights.h5"):
-        model.load_weights(path, skip_mismatch=True)
-        return [layer.name for layer in model.layers if layer.weights]
+        return _load_weights_file(model, path)
     if lower.endswith((".h5", ".hdf5")):
         return _load_legacy_h5_by_name(model, path)
     raise ValueError("{}: pre-trained weights must be a .keras, .weights.h5 or .h5 file".format(path))
+
+
+def _load_weights_file(model, path):
+    """A Keras 3 `.weights.h5` file names its layers by class (`conv2d_3`), not by layer name, so Keras
+    matches them by type and order, skipping shape mismatches. Report the layers whose weights changed."""
+    before = [layer.get_weights() for layer in model.layers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras lists every skipped layer with its full weight values
+        model.load_weights(path, skip_mismatch=True)
+    loaded = [layer.name for layer, old in zip(model.layers, before)
+              if any(not np.array_equal(a, b) for a, b in zip(old, layer.get_weights()))]
+    print("note: {}: a .weights.h5 file holds no layer names; its weights were matched by layer type and order "
+          "({} layers loaded). A .keras model dump is matched by layer name.".format(path, len(loaded)),
+          file=sys.stderr)
+    return loaded
 
 
 def _transfer_by_name(source, target):

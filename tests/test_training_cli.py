@@ -205,6 +205,26 @@ def test_weight_dump_loads_by_name(runs):
             np.testing.assert_array_equal(a, b)
 
 
+def test_weights_file_reports_only_the_layers_it_loaded(tmp_path, capsys):
+    """A .weights.h5 file names layers by class, so a new head (other shapes) gets nothing: it must
+    not be reported as pre-trained, or `--finetune_init` would freeze it."""
+    from models import training as T
+
+    kwargs = dict(input_channels=1, filters=[4, "gap", "fc8"])
+    source, _ = T.build_embedding_model(4, "simple", "inv_corr", **kwargs)
+    for layer in source.layers:  # distinct values everywhere, BN statistics included
+        layer.set_weights([w + 0.5 for w in layer.get_weights()])
+    source.save_weights(tmp_path / "source.weights.h5")
+    target, _ = T.build_embedding_model(6, "simple", "mse", **kwargs)
+    target = T.cls_model(target, 3)
+    loaded = T.load_weights_by_name(target, str(tmp_path / "source.weights.h5"))
+    assert set(loaded) == {"conv1", "bn1", "fc3", "bn3"}  # not embedding (4 vs 6 units), cls_bn, prob
+    for name in loaded:
+        for a, b in zip(target.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert "matched by layer type and order (4 layers loaded)" in capsys.readouterr().err
+
+
 def test_digits_onehot_softmax_on_two_replicas(runs):
     d, out = runs
     model = keras.models.load_model(d / "c.h5", compile=False)  # legacy HDF5 dump
