@@ -104,7 +104,8 @@ def build_parser():
                        help="Ignored (kept for old command lines): the distribution strategy merges the weights.")
     group.add_argument("--mixed_precision", nargs="?", const="auto", default=None,
                        choices=["auto", "mixed_float16", "mixed_bfloat16"],
-                       help="Train with mixed precision (auto: float16 on GPUs, bfloat16 otherwise).")
+                       help="Train with mixed precision (auto: bfloat16 on CPUs and on GPUs of compute capability 8.0 "
+                            "or newer, float16 on older GPUs).")
     group.add_argument("--seed", type=int, default=None,
                        help="Seed of the weight initialization, data order and augmentation.")
     group = parser.add_argument_group("Output parameters")

@@ -222,28 +222,39 @@ def is_chief():
 
 
 def set_mixed_precision(mode):
-    """Apply `--mixed_precision`: 'auto' (float16 on GPU, bfloat16 elsewhere), a policy name, or None."""
+    """Apply `--mixed_precision`: 'auto', a policy name, or None.
+
+    'auto' picks bfloat16 on CPUs and on GPUs that compute in it natively (compute capability 8.0
+    and newer: A100, H100, ...), where it needs no loss scaling, and float16 on older GPUs.
+    """
     if not mode:
         return None
     if mode == "auto":
-        mode = "mixed_float16" if _has_gpu() else "mixed_bfloat16"
+        capability = gpu_compute_capability()
+        mode = "mixed_float16" if capability is not None and capability < (8, 0) else "mixed_bfloat16"
     if mode not in ("mixed_float16", "mixed_bfloat16"):
         raise ValueError("--mixed_precision must be mixed_float16 or mixed_bfloat16, got {!r}".format(mode))
     keras.mixed_precision.set_dtype_policy(mode)
     return mode
 
 
-def _has_gpu():
+def gpu_compute_capability():
+    """The lowest CUDA compute capability `(major, minor)` of the visible GPUs; None without GPUs."""
     backend = keras.backend.backend()
+    capabilities = []
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return bool(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
+        for gpu in tf.config.list_physical_devices("GPU"):
+            capabilities.append(tuple(tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))))
+    elif backend == "jax":
         import jax
 
-        return any(d.platform == "gpu" for d in jax.devices())
-    return False
+        for device in jax.devices():
+            if device.platform == "gpu":
+                major, _, minor = str(getattr(device, "compute_capability", "0.0")).partition(".")
+                capabilities.append((int(major), int(minor or 0)))
+    return min(capabilities) if capabilities else None
 
 
 # ---------------------------------------------------------------------------

@@ -454,3 +454,18 @@ def test_classifier_head_on_cls_base_and_compile_options():
     assert optimizer.nesterov and optimizer.clipnorm is None and optimizer.decay == 0.01
     assert float(optimizer.learning_rate.numpy()) == pytest.approx(0.05)
     assert T.accuracy_log_key(by_name, "inv_corr") == "val_prob_acc"
+
+
+@pytest.mark.parametrize("capability, policy", [(None, "mixed_bfloat16"), ((7, 0), "mixed_float16"),
+                                                ((8, 0), "mixed_bfloat16"), ((9, 0), "mixed_bfloat16")])
+def test_auto_mixed_precision_follows_the_gpu(monkeypatch, capability, policy):
+    """float16 (with loss scaling) only where bfloat16 is not native: GPUs before compute capability 8.0."""
+    T = models.training
+    monkeypatch.setattr(T, "gpu_compute_capability", lambda: capability)
+    try:
+        assert T.set_mixed_precision("auto") == policy
+        assert keras.config.dtype_policy().name == policy
+    finally:
+        keras.config.set_dtype_policy("float32")
+    monkeypatch.undo()
+    assert T.gpu_compute_capability() is None  # the real detection: the test machine has no GPU
