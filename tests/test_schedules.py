@@ -172,6 +172,17 @@ def test_clr_callback_sets_the_formula_each_batch_and_on_resume():
                                expected[6:], rtol=1e-6)
 
 
+def test_clr_rates_are_the_ones_the_training_steps_use():
+    """Not only what the callback reads back: w = 0 with gradient 1 moves by exactly the sum of the rates."""
+    x, y = np.ones((24, 1), np.float32), np.zeros((24, 1), np.float32)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.5), loss=lambda target, prediction: keras.ops.mean(prediction))
+    callbacks, _ = S.get_lr_schedule("CLR", 12, 4, {"clr_step_len": 1, "clr_min_lr": 0.01, "clr_max_lr": 0.07})
+    model.fit(x, y, batch_size=4, epochs=1, callbacks=callbacks, shuffle=False, verbose=0)
+    # 6 batches, step size 3: 0.01, 0.03, 0.05, 0.07, 0.05, 0.03 (a rate stuck at 0.01 would give 0.06)
+    assert -float(model.get_weights()[0][0, 0]) == pytest.approx(0.24, rel=1e-5)
+
+
 def test_sgd_schedule_callback_in_fit():
     callbacks, epochs = S.get_lr_schedule("SGD", 12, 4, {"sgd_schedule": "2:0.05,4:0.01,5"})
     rates = fit_and_record(callbacks, epochs=epochs)
