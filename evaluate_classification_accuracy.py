@@ -195,8 +195,7 @@ def run(args):
         raise ValueError("--batch_size and --augmentation_epochs must be at least 1")
     if args.C <= 0:
         raise ValueError("--C must be positive, got {}".format(args.C))
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise ValueError("--json {}: the output directory does not exist".format(args.json))
+    utils.check_output_dir(args.json, "--json")
     embed_labels = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
     data = get_data_generator(args.dataset, args.data_root, classes=embed_labels)
     hierarchy = None

@@ -192,9 +192,8 @@ def check_args(args):
         raise ValueError("--plot_max must be >= 0, got {}".format(args.plot_max))
     if args.clip_ahp is not None and args.clip_ahp < 0:
         raise ValueError("--clip_ahp must be a positive number of positions, got {}".format(args.clip_ahp))
-    for path in (args.csv, args.json, args.plot):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise ValueError("{}: the output directory does not exist".format(path))
+    for flag, path in (("--csv", args.csv), ("--json", args.json), ("--plot", args.plot)):
+        utils.check_output_dir(path, flag)
 
 
 def load_test_labels(args):

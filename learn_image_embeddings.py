@@ -129,7 +129,7 @@ def build_parser():
 
 def check_args(args):
     """Reject bad values before anything expensive happens (ValueError naming the flag)."""
-    from models.training import check_model_path, check_weights_path
+    from models.training import CLASSIFICATION_LOSS, check_model_path, check_weights_path
 
     for flag in ("batch_size", "gpus", "read_workers", "queue_size"):
         if getattr(args, flag) < 1:
@@ -142,7 +142,7 @@ def check_args(args):
         raise ValueError("--initial_epoch and --finetune_init must not be negative")
     if args.cls_weight < 0:
         raise ValueError("--cls_weight must not be negative, got {}".format(args.cls_weight))
-    if args.loss == "crossentropy":
+    if args.loss == CLASSIFICATION_LOSS:
         if args.embedding.lower() != "onehot":
             raise ValueError("--loss crossentropy trains a softmax classifier on one-hot targets: use --embedding "
                              "onehot, not {}".format(args.embedding))
@@ -154,10 +154,7 @@ def check_args(args):
     for flag in ("model_dump", "snapshot", "snapshot_best"):
         check_model_path(getattr(args, flag), "--" + flag)
     check_weights_path(args.weight_dump)
-    if args.feature_dump:
-        feature_dir = os.path.dirname(os.path.abspath(args.feature_dump))
-        if not os.path.isdir(feature_dir):
-            raise ValueError("--feature_dump {}: directory {} does not exist".format(args.feature_dump, feature_dir))
+    utils.check_output_dir(args.feature_dump, "--feature_dump")
     args.architecture_kwargs = parse_json_object(args.architecture_kwargs, "--architecture_kwargs")
     if args.finetune and not os.path.isfile(args.finetune):
         raise ValueError("--finetune {}: no such file".format(args.finetune))

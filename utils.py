@@ -56,22 +56,38 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def check_output_dir(path, flag):
+    """ValueError naming `flag` unless the directory that `path` would be written to exists."""
+    if path:
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise ValueError("{} {}: the output directory does not exist ({})".format(flag, path, directory))
+
+
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds."""
+def atomic_path(path):
+    """A temporary path beside `path` (same file name ending) that replaces `path` only if the block
+    succeeds. For writers that need a file name (Keras, h5py); `atomic_write` gives a file object."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp_path
         os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp_path)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds."""
+    with atomic_path(path) as tmp_path, open(tmp_path, mode) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import warnings
 import keras
 import numpy as np
 
+import utils
 from models import L2Normalize, build_network
 from models import losses as L
 from models.schedules import InverseTimeDecaySGD
@@ -402,41 +403,13 @@ def check_model_path(path, what="--model_dump"):
     """ValueError unless Keras can write a model to `path` (`.keras`, or legacy `.h5`)."""
     if path and not path.lower().endswith(MODEL_EXTENSIONS):
         raise ValueError("{} {}: the file name must end with .keras (or .h5 for the legacy format)".format(what, path))
-    _check_dir(path, what)
+    utils.check_output_dir(path, what)
 
 
 def check_weights_path(path, what="--weight_dump"):
     if path and not path.lower().endswith((".h5", ".hdf5")):
         raise ValueError("{} {}: the file name must end with .weights.h5 (or .h5)".format(what, path))
-    _check_dir(path, what)
-
-
-def _check_dir(path, what):
-    if path:
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise ValueError("{} {}: directory {} does not exist".format(what, path, directory))
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """A temporary path beside `path` (same extension) that replaces `path` only if the block succeeds.
-
-    For writers that need a file name rather than a file object (Keras, h5py); see `utils.atomic_write`.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    os.close(fd)
-    try:
-        yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp_path)
-        raise
+    utils.check_output_dir(path, what)
 
 
 def save_model(model, path):
@@ -449,7 +422,7 @@ def save_model(model, path):
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return
-    with atomic_path(path) as tmp_path, _quiet_h5_warning():
+    with utils.atomic_path(path) as tmp_path, _quiet_h5_warning():
         model.save(tmp_path)
 
 
@@ -460,7 +433,7 @@ def save_weights(model, path):
     """
     if not is_chief():
         return
-    with atomic_path(path) as tmp_path:
+    with utils.atomic_path(path) as tmp_path:
         if path.lower().endswith(".weights.h5"):
             model.save_weights(tmp_path)
         else:
