@@ -2,17 +2,16 @@
 """Training throughput per architecture: images/s and achieved TFLOP/s at 32x32.
 
 For each architecture, times training steps (SGD with momentum, softmax cross-entropy) after warm-up
-steps that compile the step. `--mode fit` (the default) runs `model.fit` over batches cycled from host
+steps that compile the step. `--mode fit` (the default) runs `model.fit` over batches from host
 memory, as `learn_image_embeddings.py` trains: batches are copied to the device and steps are
 dispatched asynchronously, so the figure is the sustained rate (the median of `--repeats` timed
 epochs of `--steps` steps). `--mode batch` times single `train_on_batch` calls (one batch kept on the
-device, the host waits for each step), whose median is robust on a machine shared with other jobs. Achieved TFLOP/s counts
-3x the forward FLOPs of the convolutions and dense layers (`models.flops.forward_flops`). The
-reference measured in the same run (before and after the models, the better one counts) is a large
-square matrix product in the same dtype, the practical peak of the device: the ratio column is the
-fraction of it that training reaches. Times are medians over single steps, which keeps the
-figures usable on a machine shared with other jobs. `--profile` adds a breakdown of device time per
-operation (JAX backend, see `bench/profile_step.py`).
+device, the host waits for each step). Medians keep the figures usable on a machine shared with
+other jobs. Achieved TFLOP/s counts 3x the forward FLOPs of the convolutions and dense layers
+(`models.flops.forward_flops`). The reference measured in the same run (before and after the
+models, the better one counts) is a large square matrix product in the same dtype, the practical
+peak of the device: the ratio column is the fraction of it that training reaches. `--profile` adds
+a breakdown of device time per operation (JAX backend, see `bench/profile_step.py`).
 
     python bench/bench_train.py                                   # CPU, float32, TensorFlow
     KERAS_BACKEND=jax python bench/bench_train.py --dtype bfloat16 --batch_size 512 --steps 30
@@ -107,20 +106,23 @@ def _time_batches(model, x, y, args, name):
     return float(np.median(step_seconds))
 
 
+def _fit(model, x, y, batch_size, steps):
+    """One `model.fit` epoch of `steps` batches of the host arrays; returns the last loss."""
+    n = steps * batch_size
+    history = model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return history.history["loss"][-1]
+
+
 def _time_fit(model, x, y, args, name):
     """Seconds per step of `model.fit` epochs over host batches, the median of `args.repeats` epochs."""
     from tqdm import tqdm
 
-    def fit(steps):
-        n = steps * args.batch_size
-        history = model.fit(x[:n], y[:n], batch_size=args.batch_size, epochs=1, shuffle=False, verbose=0)
-        return history.history["loss"][-1]
-
-    fit(max(args.warmup, args.steps_per_execution))  # compiles the step
+    _fit(model, x, y, args.batch_size, max(args.warmup, args.steps_per_execution))  # compiles the step
     epoch_seconds = []
     for _ in tqdm(range(args.repeats), desc=name, leave=False, file=sys.stderr):
         start = time.perf_counter()
-        loss = fit(args.steps)  # fit ends by bringing the weights back: the steps have finished
+        # fit ends by bringing the weights back: the steps have finished
+        loss = _fit(model, x, y, args.batch_size, args.steps)
         epoch_seconds.append(time.perf_counter() - start)
     if not np.isfinite(loss):
         raise RuntimeError("{}: training diverged (loss {})".format(name, loss))
@@ -146,12 +148,13 @@ def bench_architecture(name, args):
     y = np.eye(args.classes, dtype="float32")[rng.integers(0, args.classes, n)]
     seconds = (_time_fit if args.mode == "fit" else _time_batches)(model, x, y, args, name)
     if args.profile:
-        from profile_step import print_profile, profile_fit
+        from profile_step import print_profile, trace_steps
 
         if args.mode != "fit":
-            model.fit(x[: args.batch_size], y[: args.batch_size], batch_size=args.batch_size, verbose=0)
+            _fit(model, x, y, args.batch_size, 1)  # compiles the fit step
+        steps = min(args.steps, 10)
         print("== {} ==".format(name))
-        print_profile(profile_fit(model, x, y, args.batch_size, min(args.steps, 10)))
+        print_profile(trace_steps(lambda: _fit(model, x, y, args.batch_size, steps), steps))
     return args.batch_size / seconds, flops / 1e9, model.count_params()
 
 

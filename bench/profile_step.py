@@ -1,6 +1,6 @@
 """Where the device time of a training step goes: JAX profiler traces summed per operation.
 
-`profile_fit(model, x, y, batch_size, steps)` traces `steps` training steps of `model.fit` and
+`trace_steps(run, steps)` traces a call `run()` that trains `steps` (compiled) steps and
 returns a `StepProfile`; `print_profile` prints, per step, the device-busy time against the wall
 time (the difference is time the device waited for the host) and the operations that took most
 device time, once by XLA operation (`convolution.12` ...; numbered instances of one kind summed
@@ -71,15 +71,14 @@ def summarize_xspace(path, steps, wall_s):
     return profile
 
 
-def profile_fit(model, x, y, batch_size, steps):
-    """Trace `steps` steps of `model.fit(x, y)` (already compiled: run a warm-up fit first)."""
+def trace_steps(run, steps):
+    """Trace `run()`, which trains `steps` already compiled steps and waits for them."""
     import jax
 
-    n = steps * batch_size
     with tempfile.TemporaryDirectory() as log_dir:
         jax.profiler.start_trace(log_dir)
         start = time.perf_counter()
-        model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        run()
         wall_s = time.perf_counter() - start
         jax.profiler.stop_trace()
         paths = glob.glob(log_dir + "/**/*.xplane.pb", recursive=True)

@@ -4,8 +4,9 @@
 `bench/bench_train.py` measures our Keras model. This script trains the same network (3x3
 convolutions in NHWC, batch normalization with batch statistics in float32, ReLU, zero-padding
 shortcuts, global average pooling, a dense softmax top, L2 weight decay, SGD with momentum) with
-no Keras in between (JAX only: the GPU machines have no TensorFlow), in bfloat16 with float32 weights, so that the gap between the two is what
-Keras costs and the rest is what the compiler and cuDNN make of this network on the device.
+no Keras in between, in bfloat16 with float32 weights (JAX only: the GPU machines have no
+TensorFlow), so that the gap between the two is what Keras costs and the rest is what the compiler
+and cuDNN make of this network on the device.
 
     python bench/reference_cifar_resnet.py --batch_sizes 256,512,1024
 """
@@ -89,14 +90,13 @@ def run_jax(args, filters, batch_size):
         decay = sum(jnp.sum(jnp.square(w)) for w in jax.tree_util.tree_leaves(params) if w.ndim > 1)
         return ce + 1e-4 * decay
 
-    @jax.jit
-    def step(params, velocity, x, labels):
+    def sgd_step(params, velocity, x, labels):
         loss, grads = jax.value_and_grad(loss_fn)(params, x, labels)
         velocity = jax.tree_util.tree_map(lambda v, g: 0.9 * v - 0.01 * g, velocity, grads)
         params = jax.tree_util.tree_map(lambda w, v: w + v, params, velocity)
         return params, velocity, loss
 
-    step = jax.jit(step.__wrapped__, donate_argnums=(0, 1))
+    step = jax.jit(sgd_step, donate_argnums=(0, 1))
     velocity = jax.tree_util.tree_map(jnp.zeros_like, params)
     rng = np.random.default_rng(0)
     batches = [(jnp.asarray(rng.uniform(size=(batch_size, args.image_size, args.image_size, 3)), f32),
