@@ -460,7 +460,8 @@ def test_classifier_head_on_cls_base_and_compile_options():
                                                 ((8, 0), "mixed_bfloat16"), ((9, 0), "mixed_bfloat16")])
 def test_auto_mixed_precision_follows_the_gpu(monkeypatch, capability, policy):
     """float16 (with loss scaling) only where bfloat16 is not native: GPUs before compute capability 8.0."""
-    T = models.training
+    import models.distribute as T
+
     monkeypatch.setattr(T, "gpu_compute_capability", lambda: capability)
     try:
         assert T.set_mixed_precision("auto") == policy
