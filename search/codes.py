@@ -83,6 +83,17 @@ def _words(packed):
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
+# Popcount of every byte value: the fallback for numpy < 2.0, which has no np.bitwise_count.
+_BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def _popcount(words):
+    """Set bits of each uint64 word, as uint8."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    return _BYTE_POPCOUNT[words.view(np.uint8)].reshape(words.shape + (8,)).sum(-1, dtype=np.uint8)
+
+
 # Bound of the XOR temporaries of `hamming_distances` (words of 8 bytes): 64 MB.
 _BLOCK_WORDS = 2 ** 23
 
@@ -100,7 +111,7 @@ def hamming_distances(a, b):
     block_rows = max(1, _BLOCK_WORDS // max(1, wb.size))
     for start in range(0, len(a), block_rows):
         block = wa[start:start + block_rows]
-        counts = np.bitwise_count(block[:, None, :] ^ wb[None, :, :])
+        counts = _popcount(block[:, None, :] ^ wb[None, :, :])
         np.sum(counts, axis=2, dtype=np.int32, out=out[start:start + block_rows])
     return out
 

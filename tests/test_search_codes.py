@@ -105,3 +105,12 @@ def test_pq_bad_sizes():
         pq_module.pq_reconstruct(x, 12)
     with pytest.raises(ValueError, match="at least 256.*got 100"):
         pq_module.pq_reconstruct(x[:100], 16)
+
+
+def test_hamming_without_numpy_bitwise_count(monkeypatch):
+    """numpy < 2.0 has no bitwise_count: the byte-table fallback gives the same distances."""
+    rng = np.random.default_rng(4)
+    a, b = codes.pack_bits(rng.standard_normal((5, 72))), codes.pack_bits(rng.standard_normal((6, 72)))
+    expected = np.array([[slow_hamming(x, y) for y in b] for x in a])
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    np.testing.assert_array_equal(codes.hamming_distances(a, b), expected)
