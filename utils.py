@@ -10,41 +10,15 @@ import json
 import math
 import os
 import pickle
-import sys
 import tempfile
 
 import numpy as np
 
 # ---------------------------------------------------------------------------
-# Errors for the command line
+# Errors for the command line: moved to cli.py, re-exported for old imports
 # ---------------------------------------------------------------------------
 
-
-def exit_with_error(message, code=1):
-    """Print one line to stderr and exit: what the scripts do with bad input (no traceback)."""
-    print("error: {}".format(message), file=sys.stderr)
-    sys.exit(code)
-
-
-def str2bool(value):
-    """argparse type for the original's boolean flags (`--norm yes`, `--prob_features 0`, ...)."""
-    import argparse
-
-    if value.lower() in ("yes", "true", "t", "y", "1"):
-        return True
-    if value.lower() in ("no", "false", "f", "n", "0"):
-        return False
-    raise argparse.ArgumentTypeError("Boolean value expected, got {!r}.".format(value))
-
-
-@contextlib.contextmanager
-def cli_errors():
-    """Turn the `ValueError`s and `OSError`s raised by bad input into a one-line error and exit 1."""
-    try:
-        yield
-    except (ValueError, OSError, KeyError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        exit_with_error(str(message).splitlines()[0] if str(message) else type(e).__name__)
+from cli import UsageError, check_output_dir, cli_errors, exit_with_error, str2bool  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
@@ -54,14 +28,6 @@ def cli_errors():
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
-
-
-def check_output_dir(path, flag):
-    """ValueError naming `flag` unless the directory that `path` would be written to exists."""
-    if path:
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise ValueError("{} {}: the output directory does not exist ({})".format(flag, path, directory))
 
 
 @contextlib.contextmanager
