@@ -1,0 +1,64 @@
+"""Flat and hierarchical classification metrics of the paper."""
+
+from collections import OrderedDict
+
+import numpy as np
+
+CLASSIFICATION_METRICS = ("Accuracy", "Top-5 Accuracy", "Avg. Accuracy", "Hierarchical Accuracy")
+
+
+def classification_metrics(true_labels, scores, hierarchy=None, class_ids=None):
+    """Flat and hierarchical classification accuracy.
+
+    true_labels - (N,) class indices in [0, C).
+    scores - (N, C) class scores, higher is better (ties go to the lower class index), or (N,) predicted
+             class indices (then there is no "Top-5 Accuracy").
+    hierarchy - a `ClassHierarchy`; if given, "Hierarchical Accuracy" is the mean of
+                1 - lcs_height(predicted class, true class) over the images.
+    class_ids - hierarchy id of each class index (the original's ind2label); default: the index itself.
+
+    Returns an ordered dict with "Accuracy", "Top-5 Accuracy" (scores only), "Avg. Accuracy" (the mean of
+    the per-class accuracies over the classes present in true_labels) and "Hierarchical Accuracy".
+    """
+    y_true = np.asarray(true_labels)
+    scores = np.asarray(scores)
+    if y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError("true_labels must be a non-empty 1-D array, got shape {}".format(y_true.shape))
+    if not np.issubdtype(y_true.dtype, np.integer):
+        raise ValueError("true_labels must be class indices (integers), got dtype {}".format(y_true.dtype))
+    if scores.ndim not in (1, 2) or len(scores) != len(y_true):
+        raise ValueError("scores of shape {} do not match {} labels".format(scores.shape, len(y_true)))
+    if scores.ndim == 2:
+        num_classes = scores.shape[1]
+        if np.isnan(scores).any():
+            raise ValueError("scores of image {} contain NaN".format(int(np.flatnonzero(np.isnan(scores).any(1))[0])))
+        top5 = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+        y_pred = top5[:, 0]
+    else:
+        if not np.issubdtype(scores.dtype, np.integer):
+            raise ValueError("1-D scores must be predicted class indices (integers), got dtype {}".format(scores.dtype))
+        y_pred, top5 = scores, None
+        num_classes = int(max(y_true.max(), y_pred.max())) + 1 if class_ids is None else len(class_ids)
+    if class_ids is not None and len(class_ids) != num_classes:
+        raise ValueError("{} class ids for {} classes".format(len(class_ids), num_classes))
+    for name, values in (("true label", y_true), ("prediction", y_pred)):
+        bad = (values < 0) | (values >= num_classes)
+        if bad.any():
+            raise ValueError("{} {} of image {} is not a class index in [0, {})".format(
+                name, values[bad][0], int(np.flatnonzero(bad)[0]), num_classes))
+
+    perf = OrderedDict()
+    correct = y_pred == y_true
+    perf["Accuracy"] = float(np.mean(correct))
+    if top5 is not None:
+        perf["Top-5 Accuracy"] = float(np.mean(np.any(top5 == y_true[:, None], axis=1)))
+    present = np.unique(y_true)
+    per_class = np.bincount(y_true, weights=correct, minlength=num_classes)[present] / np.bincount(y_true)[present]
+    perf["Avg. Accuracy"] = float(np.mean(per_class))
+    if hierarchy is not None:
+        ids = list(range(num_classes)) if class_ids is None else list(class_ids)
+        used = np.unique(np.concatenate((y_true, y_pred)))
+        lcs_height = hierarchy.lcs_height_matrix([ids[i] for i in used])
+        position = np.searchsorted(used, np.stack((y_pred, y_true)))
+        perf["Hierarchical Accuracy"] = float(np.mean(1.0 - lcs_height[position[0], position[1]]))
+    return perf
