@@ -3,10 +3,12 @@
 import keras
 from keras import ops
 
-_PACKAGE = "semantic_embeddings"
+# The package name under which every serializable object of the project is registered
+# ("semantic_embeddings>L2Normalize"); model files store it, so it never changes.
+PACKAGE = "semantic_embeddings"
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ChannelPadding(keras.layers.Layer):
     """Zero-pads the channel (last) axis: the parameter-free shortcut of the CIFAR ResNets.
 
@@ -45,7 +47,7 @@ def l2norm(x, epsilon=1e-12):
     return x * ops.rsqrt(ops.maximum(squared_norm, epsilon))
 
 
-@keras.saving.register_keras_serializable(package=_PACKAGE)
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class L2Normalize(keras.layers.Layer):
     """L2-normalization along the last axis; the embedding output is followed by one named `l2norm`.
 

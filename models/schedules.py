@@ -17,7 +17,7 @@ import math
 import keras
 from keras import ops
 
-from models.losses import PACKAGE
+from models.layers import PACKAGE
 
 LR_SCHEDULES = ["SGD", "SGDR", "CLR", "ResNet-Schedule"]
 
