@@ -41,7 +41,7 @@ CLIP = 250
 def load_case(name, num_images=None):
     """(hierarchy, labels, features): features around unit-sphere embeddings of the leaf classes."""
     from class_hierarchy import ClassHierarchy
-    from compute_class_embedding import unitsphere_embedding
+    from class_embedding import unitsphere_embedding
 
     n, path, id_type = CASES[name]
     n = num_images or n

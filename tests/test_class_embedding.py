@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+import class_embedding as ce
 import compute_class_embedding as cce
 import utils
 from class_hierarchy import ClassHierarchy
@@ -108,6 +109,38 @@ def test_deviation_report_matches_dense_computation():
         max_dev, mean_dev = cce.embedding_deviation(emb, dist, method, block_size=37)
         assert max_dev == pytest.approx(error.max(), abs=1e-12)
         assert mean_dev == pytest.approx(error.mean(), rel=1e-9)  # Gram-based distances round differently
+
+
+def test_methods_table():
+    """Every entry embeds to at most max_dim(n) dimensions and, at full dimension, reproduces its kind of target."""
+    h, classes = random_tree(10)
+    dist = h.lcs_height_matrix(classes)
+    n = len(classes)
+    assert set(ce.METHODS) == {"unitsphere", "approx_sim", "spheres", "mds"}
+    for name, entry in ce.METHODS.items():
+        assert entry.kind in (ce.SIMILARITY, ce.DISTANCE) and entry.num_dim in ("no", "optional", "required")
+        emb = ce.embed_classes(dist, name)
+        assert emb.shape[1] <= entry.max_dim(n)
+        if entry.kind == ce.SIMILARITY:
+            assert np.abs(emb @ emb.T - (1 - dist)).max() < 1e-10
+        else:
+            assert np.abs(pairwise_distances(emb) - dist).max() < 1e-10
+    with pytest.raises(ValueError, match="nosuch.*unitsphere"):
+        ce.embed_classes(dist, "nosuch")
+
+
+def test_script_reexports_the_library():
+    for name in ("METHODS", "compute_class_embedding", "embed_classes", "embedding_deviation", "unitsphere_embedding",
+                 "sim_approx", "hierarchical_class_embedding", "mds", "target_classes"):
+        assert getattr(cce, name) is getattr(ce, name)
+
+
+def test_help_is_wrapped():
+    result = run_script("compute_class_embedding.py", "--help", env={"COLUMNS": "80"})
+    assert result.returncode == 0
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    for name in ce.METHODS:  # every method is explained
+        assert "\n  {} ".format(name) in result.stdout
 
 
 def test_cifar100_reference_all_methods():
