@@ -47,8 +47,9 @@ def build_parser():
     parser.add_argument("--out", type=str, required=True, metavar="FILE",
                         help="Output file: .pickle (a dict with 'embedding', 'ind2label', 'label2ind', as the "
                              "original's) or .npz (the same as a numpy archive, no pickle).")
-    parser.add_argument("--method", type=str, default="spheres", choices=list(METHODS),
-                        help="Embedding algorithm (see below). Default: spheres.")
+    parser.add_argument("--method", type=str, default=DEFAULT_METHOD, choices=list(METHODS),
+                        help="Embedding algorithm (see below). Default: %(default)s, as the original's since "
+                             "2018.")
     parser.add_argument("--num_dim", type=int, default=None, metavar="D",
                         help="Number of embedding dimensions, for the methods that take it ({}).".format(
                             ", ".join(name for name, entry in METHODS.items() if entry.num_dim != "no")))

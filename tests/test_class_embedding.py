@@ -11,7 +11,7 @@ import class_embedding as ce
 import compute_class_embedding as cce
 import utils
 from class_hierarchy import ClassHierarchy
-from conftest import assert_one_line_error, reference_file, run_script
+from conftest import REPO_ROOT, assert_one_line_error, reference_file, run_script
 from test_class_hierarchy import from_edges, random_tree_edges
 
 # A small DAG whose similarity matrix over its leaves has a negative eigenvalue (found by search).
@@ -184,6 +184,24 @@ def test_cli_writes_original_format(tmp_path, tree_file, ext):
         with open(out, "rb") as f:
             raw = pickle.load(f)
         assert set(raw) == {"embedding", "ind2label", "label2ind"} and raw["label2ind"][3] == 3
+
+
+def test_cli_default_method_is_unitsphere_as_the_original(tmp_path):
+    """The original README's first command (no --method) writes the unit-sphere embedding (issue 11)."""
+    out = tmp_path / "e.pickle"
+    result = run_script("compute_class_embedding.py", "--hierarchy", "Cifar-Hierarchy/cifar.parent-child.txt",
+                        "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert '100-dimensional semantic embeddings for 100 classes using the "unitsphere" method' in result.stdout
+    record = utils.load_class_embedding(str(out))
+    emb, labels = record["embedding"], record["ind2label"]
+    assert labels == list(range(100))
+    h = ClassHierarchy.from_file(os.path.join(REPO_ROOT, "Cifar-Hierarchy", "cifar.parent-child.txt"), id_type=int)
+    # per pair, with the original's scalar lcs_height
+    similarity = np.array([[1.0 - h.lcs_height(a, b) for b in labels] for a in labels])
+    assert np.abs(emb @ emb.T - similarity).max() < 1e-10
+    assert np.abs(np.linalg.norm(emb, axis=1) - 1).max() < 1e-12
+    assert ce.DEFAULT_METHOD == "unitsphere" and cce.build_parser().get_default("method") == "unitsphere"
 
 
 def test_cli_class_list_str_ids_is_a_and_norm(tmp_path):
