@@ -9,6 +9,9 @@ Feature files (--feat, repeatable): the original dump, a pickle of {'feat': {ima
 read safely, or an .npz with `feat` (and optionally `ids`); the image indices are those of the test
 split of --dataset.
 
+From Python: `evaluate_retrieval(features, labels, hierarchy, ...)` scores one feature matrix,
+`load_test_labels(dataset, data_root, classes_from)` gives the class ids of a dataset's test images.
+
 Example:
     python evaluate_retrieval.py --dataset CIFAR-100 --data_root /data/cifar-100-python \\
         --hierarchy Cifar-Hierarchy/cifar.parent-child.txt \\
@@ -16,13 +19,13 @@ Example:
         --clip_ahp 250 --csv hp.csv --json metrics.json --plot hp.png
 """
 
-import argparse
 import os
 import zipfile
 from collections import OrderedDict
 
 import numpy as np
 
+import cli
 import metrics
 import utils
 
@@ -114,13 +117,18 @@ def load_feature_matrix(path, num_images, dataset):
     try:
         ids, features = utils.load_features(path)
     except (zipfile.BadZipFile, EOFError) as e:
-        raise ValueError("{}: cannot read the feature file: {}".format(path, e)) from None
+        raise cli.UsageError("{}: cannot read the feature file: {}".format(path, e)) from None
+    except ValueError as e:
+        # e.g. numpy's "all input arrays must have the same shape" for vectors of different lengths
+        if path in str(e):
+            raise
+        raise cli.UsageError("{}: {}".format(path, e)) from None
     features = np.asarray(features)
     if features.ndim != 2:
-        raise ValueError("{}: expected one feature vector per image, got an array of shape {}".format(
+        raise cli.UsageError("{}: expected one feature vector per image, got an array of shape {}".format(
             path, features.shape))
     if len(ids) != num_images:
-        raise ValueError("{}: {} feature vectors, but the test split of {} has {} images".format(
+        raise cli.UsageError("{}: {} feature vectors, but the test split of {} has {} images".format(
             path, len(ids), dataset, num_images))
     try:
         index = np.array([int(i) if isinstance(i, (int, np.integer)) and not isinstance(i, bool) else -1
@@ -129,121 +137,159 @@ def load_feature_matrix(path, num_images, dataset):
         index = np.full(len(ids), -1)
     bad = (index < 0) | (index >= num_images)
     if bad.any():
-        raise ValueError("{}: image id {!r} is not an index of the {} test images".format(
+        raise cli.UsageError("{}: image id {!r} is not an index of the {} test images".format(
             path, ids[int(np.flatnonzero(bad)[0])], num_images))
     if len(np.unique(index)) != num_images:
         counts = np.bincount(index, minlength=num_images)
-        raise ValueError("{}: image {} has {} feature vectors".format(path, int(np.argmax(counts)), counts.max()))
+        raise cli.UsageError("{}: image {} has {} feature vectors".format(path, int(np.argmax(counts)), counts.max()))
     if not np.issubdtype(features.dtype, np.number):
-        raise ValueError("{}: features are not numbers (dtype {})".format(path, features.dtype))
+        raise cli.UsageError("{}: features are not numbers (dtype {})".format(path, features.dtype))
     ordered = np.empty_like(features)
     ordered[index] = features
     finite = np.isfinite(ordered).all(axis=1)
     if not finite.all():
-        raise ValueError("{}: the feature vector of image {} contains NaN or inf".format(
+        raise cli.UsageError("{}: the feature vector of image {} contains NaN or inf".format(
             path, int(np.flatnonzero(~finite)[0])))
     return ordered
 
 
+# ---------------------------------------------------------------------------
+# Library functions (plain arguments)
+# ---------------------------------------------------------------------------
+
+
+def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None, hierarchy_file=None,
+                     **dataset_kwargs):
+    """The class id (hierarchy node) of every test image of `dataset`, in image-index order.
+
+    classes_from - optional class-embedding file: the dataset is restricted to its `ind2label` classes,
+                   numbered in that order (as the model was trained).
+    hierarchy - optional `ClassHierarchy`: UsageError naming a class that is not in it (`hierarchy_file`).
+    dataset_kwargs - further arguments of `datasets.get_data_generator` (image_size, test_split, ...).
+    """
+    import datasets
+
+    embed_labels = utils.load_class_embedding(classes_from)["ind2label"] if classes_from else None
+    loader = getattr(datasets, "load_labels", None)
+    if loader is not None:  # reads labels and class list only, no deep-learning framework
+        data = loader(dataset, data_root, classes=embed_labels, **dataset_kwargs)
+    else:
+        data = datasets.get_data_generator(dataset, data_root, classes=embed_labels, **dataset_kwargs)
+    return cli.class_ids(data, np.asarray(data.labels_test).tolist(), hierarchy, hierarchy_file)
+
+
+def check_retrieval_size(num_images, ks, clip_ahp=None, dataset="the test set"):
+    """UsageError, before any computation, when `num_images` are too few for the cut-off points."""
+    if num_images <= max(TABLE_KS):
+        raise cli.UsageError(
+            "{} has {} images, but retrieval scores P@{} of every image against all others: it needs at least {} "
+            "test images".format(dataset, num_images, max(TABLE_KS), max(TABLE_KS) + 1))
+    kmax = max(list(ks) + [clip_ahp or 0])
+    if kmax > num_images - 1:
+        flag = "--clip_ahp" if clip_ahp and clip_ahp == kmax else "--plot_max"
+        raise cli.UsageError("{} {} needs more than the {} images of {}: use at most {}".format(
+            flag, kmax, num_images, dataset, num_images - 1))
+
+
+def evaluate_retrieval(features, labels, hierarchy, plot_max=250, clip_ahp=None, norm=False, compute_ap=True,
+                       evaluator=None, progress=False, desc=None):
+    """Retrieval metrics of `features` (every image a query against all others), as the script computes them.
+
+    features - (N, D) array, row i the feature vector of image i.
+    labels - class id (hierarchy node) of every image; hierarchy - a `ClassHierarchy`.
+    plot_max - P@k for k = 1..plot_max (plus 1, 10, 50, 100); clip_ahp - K for AHP@K (None: the full AHP).
+    norm - L2-normalize and rank by dot product; evaluator - a `metrics.RetrievalEvaluator` of `labels` to reuse.
+
+    Returns an ordered dict {metric name: mean over the queries}, names as `table_metrics` and the CSV use.
+    """
+    if clip_ahp is not None and clip_ahp < 1:
+        raise cli.UsageError("clip_ahp must be a positive number of positions, got {}".format(clip_ahp))
+    ks = retrieval_ks(plot_max)
+    check_retrieval_size(len(labels), ks, clip_ahp)
+    evaluator = evaluator or metrics.RetrievalEvaluator(hierarchy, labels)
+    return evaluator.evaluate(features, ks=ks, compute_ahp=clip_ahp or True, compute_ap=compute_ap, norm=norm,
+                              progress=progress, desc=desc)
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description="Evaluates hierarchical precision of nearest neighbour search performed on different image "
-                    "embeddings.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    group = parser.add_argument_group("Dataset")
-    group.add_argument("--dataset", type=str, required=True, help="Training dataset (e.g. CIFAR-100, ILSVRC).")
-    group.add_argument("--data_root", type=str, required=True, help="Root directory of the dataset.")
-    group.add_argument("--hierarchy", type=str, required=True,
-                       help="Path to a file containing parent-child relationships (one per line).")
-    group.add_argument("--is_a", action="store_true", default=False,
-                       help="If given, --hierarchy is assumed to contain is-a instead of parent-child relationships.")
-    group.add_argument("--str_ids", action="store_true", default=False,
-                       help="If given, class IDs are treated as strings instead of integers.")
-    group.add_argument("--classes_from", type=str, default=None,
-                       help="Optionally, a class-embedding file (pickle dump or .npz) whose \"ind2label\" specifies "
-                            "the classes to be considered.")
+    parser = cli.make_parser(
+        "Evaluates hierarchical precision of nearest neighbour search performed on different image embeddings: "
+        "every test image queries all others.")
+    group = cli.add_dataset_arguments(parser, classes="classes_from")
+    cli.add_hierarchy_arguments(group, required=True)
     group = parser.add_argument_group("Features")
-    group.add_argument("--feat", type=str, action="append", required=True,
+    group.add_argument("--feat", type=str, action="append", required=True, metavar="FILE",
                        help="Feature dump: a pickle file with a dictionary {'feat': {image index: vector}}, or an "
                             ".npz with 'feat' (and 'ids'). Repeat for several feature sets.")
-    group.add_argument("--label", type=str, action="append", help="Label for the corresponding features.")
-    group.add_argument("--norm", type=utils.str2bool, action="append",
-                       help="Whether to L2-normalize the corresponding features or not (defaults to False).")
-    group = parser.add_argument_group("Output")
-    group.add_argument("--plot_max", type=int, default=250,
+    group.add_argument("--label", type=str, action="append", metavar="NAME",
+                       help="Name of the corresponding --feat in the table (default: its file name).")
+    group.add_argument("--norm", type=cli.str2bool, action="append", metavar="yes|no",
+                       help="Whether to L2-normalize the corresponding --feat and rank by dot product (default: no).")
+    group = cli.add_output_arguments(parser, "csv", "json", "plot")
+    group.add_argument("--plot_max", type=int, default=250, metavar="K",
                        help="Compute (and plot) hierarchical precision up to this number of retrieved images.")
-    group.add_argument("--prec_type", type=str, default="LCS_HEIGHT",
-                       help="Measure for semantic similarity between classes used for --csv and --plot: "
-                            + " or ".join(metrics.PREC_TYPES) + ".")
-    group.add_argument("--clip_ahp", type=int, default=None, help="If given, clip ranking at this position for "
-                                                                  "computing AHP.")
-    group.add_argument("--csv", type=str, default=None,
-                       help="Name of a CSV file where hierarchical precision at every k will be written to.")
-    group.add_argument("--json", type=str, default=None, help="Name of a JSON file where all metrics are written to.")
-    group.add_argument("--plot", type=str, default=None,
-                       help="Name of an image file (e.g. .png) for the HP@k curves and the mean AHP bar chart.")
+    group.add_argument("--prec_type", type=str, default="LCS_HEIGHT", choices=metrics.PREC_TYPES,
+                       help="Measure for semantic similarity between classes used for --csv and --plot.")
+    group.add_argument("--clip_ahp", type=int, default=None, metavar="K",
+                       help="Compute AHP over the first K positions of each ranking (AHP@K) instead of all.")
     return parser
 
 
 def check_args(args):
-    if args.prec_type not in metrics.PREC_TYPES:
-        raise ValueError("unknown metric type {!r} for --prec_type: choose from {}".format(
-            args.prec_type, ", ".join(metrics.PREC_TYPES)))
+    """UsageError naming the flag for bad values, before any file is read."""
     if args.plot_max < 0:
-        raise ValueError("--plot_max must be >= 0, got {}".format(args.plot_max))
-    if args.clip_ahp is not None and args.clip_ahp < 0:
-        raise ValueError("--clip_ahp must be a positive number of positions, got {}".format(args.clip_ahp))
-    for flag, path in (("--csv", args.csv), ("--json", args.json), ("--plot", args.plot)):
-        utils.check_output_dir(path, flag)
+        raise cli.UsageError("--plot_max must be >= 0, got {}".format(args.plot_max))
+    if args.clip_ahp is not None and args.clip_ahp < 1:
+        raise cli.UsageError("--clip_ahp must be a positive number of positions, got {}".format(args.clip_ahp))
+    for flag in ("label", "norm"):
+        cli.check_repeated("--" + flag, getattr(args, flag), "--feat", len(args.feat))
+    cli.check_output_paths(args, "csv", "json", "plot")
 
 
-def load_test_labels(args):
-    """Class ids (hierarchy nodes) of the test images of --dataset, mapped through --classes_from."""
-    from datasets import get_data_generator
-
-    embed_labels = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
-    data_generator = get_data_generator(args.dataset, args.data_root, classes=embed_labels)
-    labels = np.asarray(data_generator.labels_test).tolist()  # Python ints (or strings)
-    if embed_labels is not None:
-        labels = [embed_labels[lbl] for lbl in labels]
-    return labels
+def feature_set_names(feat_paths, labels=None):
+    """The table name of every --feat: its --label, or its file name; UsageError for duplicates."""
+    names = []
+    for i, path in enumerate(feat_paths):
+        name = cli.nth(labels, i) or os.path.splitext(os.path.basename(path))[0]
+        if name in names:
+            raise cli.UsageError("two feature sets are labelled {!r}: give distinct --label".format(name))
+        names.append(name)
+    return names
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    with utils.cli_errors():
+    with cli.cli_errors():
         check_args(args)
-        from class_hierarchy import ClassHierarchy
-
-        hierarchy = ClassHierarchy.from_file(args.hierarchy, is_a_relations=args.is_a,
-                                             id_type=str if args.str_ids else int)
-        labels = load_test_labels(args)
-        ks = retrieval_ks(args.plot_max)
-        if max(ks) > len(labels) - 1:
-            raise ValueError("P@{} needs more than the {} test images of {}: lower --plot_max".format(
-                max(ks), len(labels), args.dataset))
-        clip_ahp = args.clip_ahp or None
+        names = feature_set_names(args.feat, args.label)
+        hierarchy = cli.load_hierarchy(args.hierarchy, args.is_a, args.str_ids)
+        labels = load_test_labels(args.dataset, args.data_root, args.classes_from, hierarchy,
+                                  "--hierarchy " + args.hierarchy, **cli.dataset_kwargs(args))
+        check_retrieval_size(len(labels), retrieval_ks(args.plot_max), args.clip_ahp,
+                             "the test split of " + args.dataset)
         # All feature files are read and checked before the (long) evaluation starts.
-        feature_sets = OrderedDict()
-        for i, path in enumerate(args.feat):
-            name = args.label[i] if args.label and i < len(args.label) else os.path.splitext(os.path.basename(path))[0]
-            normalize = args.norm[i] if args.norm and i < len(args.norm) else False
-            if name in feature_sets:
-                raise ValueError("two feature sets are labelled {!r}: give distinct --label".format(name))
-            feature_sets[name] = (load_feature_matrix(path, len(labels), args.dataset), normalize)
+        feature_sets = OrderedDict(
+            (name, (load_feature_matrix(path, len(labels), args.dataset), cli.nth(args.norm, i, False)))
+            for i, (name, path) in enumerate(zip(names, args.feat)))
         evaluator = metrics.RetrievalEvaluator(hierarchy, labels)
-        perf = OrderedDict()
-        for name, (features, normalize) in feature_sets.items():
-            perf[name] = evaluator.evaluate(features, ks=ks, compute_ahp=clip_ahp or True, compute_ap=True,
-                                            norm=normalize, progress=True, desc=name)
+        perf = OrderedDict(
+            (name, evaluate_retrieval(features, labels, hierarchy, args.plot_max, args.clip_ahp, normalize,
+                                      evaluator=evaluator, progress=True, desc=name))
+            for name, (features, normalize) in feature_sets.items())
         print()
-        print(format_performance(perf, table_metrics(clip_ahp)))
+        print(format_performance(perf, table_metrics(args.clip_ahp)))
         print()
         if args.csv:
             write_csv(perf, args.csv, args.prec_type)
         if args.json:
             utils.write_metrics_json(perf, args.json)
         if args.plot:
-            plot_performance(perf, args.plot, args.plot_max, args.prec_type, clip_ahp)
+            plot_performance(perf, args.plot, args.plot_max, args.prec_type, args.clip_ahp)
     return perf
 
 

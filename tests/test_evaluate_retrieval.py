@@ -110,7 +110,6 @@ def test_bad_input_gives_one_line_errors_and_writes_nothing(setup, capsys, tmp_p
     assert "short.npz: 299 feature vectors, but the test split of digits has 300 images" in err
     assert (tmp_path / "old.csv").read_text() == "precious\n"
     assert "image 17 contains NaN or inf" in error_of(capsys, *base, "--feat", tmp_path / "nan.npz")
-    assert "unknown metric type 'FOO'" in error_of(capsys, *base, "--feat", tmp_path / "ok.npz", "--prec_type", "FOO")
     assert "'img0' is not an index" in error_of(capsys, *base, "--feat", tmp_path / "badid.pickle")
     assert "no such feature file" in error_of(capsys, *base, "--feat", tmp_path / "missing.pickle")
     assert "output directory does not exist" in error_of(capsys, *base, "--feat", tmp_path / "ok.npz",
@@ -124,3 +123,82 @@ def test_table_columns_and_ks():
     assert evaluate_retrieval.retrieval_ks(20) == list(range(1, 21)) + [50, 100]
     assert evaluate_retrieval.table_metrics(100)[4] == "AHP@100 (WUP)"
     assert evaluate_retrieval.table_metrics(None)[9] == "AHP (LCS_HEIGHT)"
+
+
+def test_prec_type_choices_as_the_original(setup, capsys, tmp_path):
+    root, _, features = setup
+    utils.save_features(str(tmp_path / "ok.npz"), features)
+    with pytest.raises(SystemExit) as info:
+        evaluate_retrieval.main(["--dataset", "digits", "--hierarchy", str(root / "tree.txt"),
+                                 "--feat", str(tmp_path / "ok.npz"), "--prec_type", "FOO"])
+    assert info.value.code == 2 and "invalid choice: 'FOO'" in capsys.readouterr().err
+    action = next(a for a in evaluate_retrieval.build_parser()._actions if a.dest == "prec_type")
+    assert list(action.choices) == ["WUP", "LCS_HEIGHT"]
+
+
+# Issue 12: bad input gives one line naming the value, non-zero exit, before the evaluation.
+
+
+def test_clip_ahp_zero_is_refused(setup, capsys, tmp_path):
+    root, _, features = setup
+    utils.save_features(str(tmp_path / "ok.npz"), features)
+    base = ["--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "ok.npz"]
+    for value in (0, -5):
+        assert "--clip_ahp must be a positive number of positions, got {}".format(value) in error_of(
+            capsys, *base, "--clip_ahp", value)
+
+
+@pytest.mark.parametrize("flag,values", [("--label", ["A", "B"]), ("--norm", ["yes", "no"])])
+def test_more_labels_or_norms_than_feature_files(setup, capsys, tmp_path, flag, values):
+    root, _, features = setup
+    utils.save_features(str(tmp_path / "ok.npz"), features)
+    args = ["--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "ok.npz"]
+    for value in values:
+        args += [flag, value]
+    assert "{} given 2 times for 1 --feat".format(flag) in error_of(capsys, *args)
+
+
+def test_feature_vector_of_another_length_names_the_file(setup, capsys, tmp_path):
+    import pickle
+
+    root, _, features = setup
+    feat = {i: v for i, v in enumerate(features)}
+    feat[5] = np.zeros(features.shape[1] + 1, dtype=features.dtype)
+    with open(tmp_path / "ragged.pickle", "wb") as f:
+        pickle.dump({"feat": feat}, f)
+    err = error_of(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "ragged.pickle")
+    assert str(tmp_path / "ragged.pickle") in err
+
+
+def test_test_set_of_at_most_100_images(setup, capsys, tmp_path):
+    root, _, _ = setup
+    from datasets import get_data_generator
+
+    classes = [0, 5, 9]
+    utils.save_class_embedding(str(tmp_path / "emb.npz"), np.eye(3), classes)
+    n = len(get_data_generator("digits", None, classes=classes).labels_test)
+    assert n <= 100
+    utils.save_features(str(tmp_path / "f.npz"), np.random.default_rng(0).standard_normal((n, 3)))
+    err = error_of(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--classes_from",
+                   tmp_path / "emb.npz", "--feat", tmp_path / "f.npz", "--plot_max", 0)
+    assert "the test split of digits has {} images".format(n) in err and "at least 101 test images" in err
+    assert "--plot_max" not in err
+    # More than 100, but fewer than --plot_max / --clip_ahp: the flag to lower and its largest value.
+    base = ["--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "f.npz"]
+    utils.save_features(str(tmp_path / "f.npz"), np.random.default_rng(0).standard_normal((300, 3)))
+    assert "--plot_max 300 needs more than the 300 images of the test split of digits: use at most 299" in error_of(
+        capsys, *base, "--plot_max", 300)
+    assert "--clip_ahp 400 needs more than the 300 images" in error_of(capsys, *base, "--clip_ahp", 400)
+
+
+def test_python_api_matches_the_script(setup, capsys, tmp_path):
+    root, labels, features = setup
+    utils.save_features(str(tmp_path / "ok.npz"), features)
+    perf, _ = run(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "ok.npz",
+                  "--plot_max", 20, "--clip_ahp", 50)
+    hierarchy = ClassHierarchy.from_file(str(root / "tree.txt"), id_type=int)
+    assert evaluate_retrieval.load_test_labels("digits") == labels
+    api = evaluate_retrieval.evaluate_retrieval(features, labels, hierarchy, plot_max=20, clip_ahp=50)
+    assert api == perf["ok"]
+    with pytest.raises(ValueError, match="clip_ahp"):
+        evaluate_retrieval.evaluate_retrieval(features, labels, hierarchy, clip_ahp=0)
