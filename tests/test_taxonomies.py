@@ -1,35 +1,25 @@
 """Our own taxonomies: the WordNet reader, the mintree, the tree encoders and the shipped trees."""
 
-import importlib.util
 import itertools
 import json
 import os
 import pickle
 import random
+import subprocess
+import sys
 
 import pytest
 
+import derive_cifar_hierarchy
+import encode_hierarchy
 import wordnet
+import wordnet_hierarchy as ilsvrc_tool
 from class_hierarchy import ClassHierarchy
 from conftest import REPO_ROOT, assert_one_line_error, reference_file, run_script
+from taxonomy import cifar, indented
 
 WORDNET_DATA = os.path.join(wordnet.DEFAULT_WORDNET_DIR, 'data.noun')
 needs_wordnet = pytest.mark.skipif(not os.path.exists(WORDNET_DATA), reason='WordNet 3.0 not installed')
-
-
-def load_script(relative_path):
-    """Import one of the scripts in a hyphenated folder as a module."""
-    path = os.path.join(REPO_ROOT, relative_path)
-    name = 'script_' + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ilsvrc_tool = load_script('ILSVRC/wordnet_hierarchy.py')
-encoder = load_script('Cifar-Hierarchy/encode_hierarchy.py')
-deriver = load_script('Cifar-Hierarchy/derive_hierarchy.py')
 
 
 @pytest.fixture(scope='module')
@@ -373,19 +363,40 @@ def test_ilsvrc_tool_script_error(tmp_path):
     assert not (tmp_path / 'out.txt').exists()
 
 
+@pytest.mark.parametrize('old_path, script', [
+    ('Cifar-Hierarchy/encode_hierarchy.py', 'encode_hierarchy.py'),
+    ('Cifar-Hierarchy/derive_hierarchy.py', 'derive_cifar_hierarchy.py'),
+    ('ILSVRC/wordnet_hierarchy.py', 'wordnet_hierarchy.py'),
+])
+def test_tools_run_from_their_old_paths_without_path_hacks(tmp_path, old_path, script):
+    """The old paths are links to the top-level scripts, which import the project without sys.path tricks."""
+    assert os.path.realpath(os.path.join(REPO_ROOT, old_path)) == os.path.join(os.path.realpath(REPO_ROOT), script)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, old_path), '--help'], cwd=str(tmp_path),
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('usage: ')
+    for path in [script, 'taxonomy']:
+        full = os.path.join(REPO_ROOT, path)
+        sources = [full] if os.path.isfile(full) else [os.path.join(full, f) for f in os.listdir(full) if f.endswith('.py')]
+        for source in sources:
+            with open(source) as f:
+                assert 'sys.path' not in f.read(), source
+
+
 # ----------------------------------------------------------------------------------------------- encoders
 
 def test_hierarchy_text_round_trip():
     children = {'root': ['b', 'a'], 'b': ['b1', 'b2'], 'a': ['leaf-1'], 'b1': [], 'b2': [], 'leaf-1': []}
-    text = encoder.format_hierarchy({k: v for k, v in children.items() if v}, ['root'])
+    text = indented.format_hierarchy({k: v for k, v in children.items() if v}, ['root'])
     assert text == 'root\n-- b\n---- b1\n---- b2\n-- a\n---- leaf-1\n'
     import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'h.txt')
         with open(path, 'w') as f:
             f.write(text)
-        assert encoder.read_hierarchy(path) == children
-        edges, names = encoder.encode_hierarchy(encoder.read_hierarchy(path), ['b2', 'leaf-1', 'b1'])
+        assert indented.read_hierarchy(path) == children
+        edges, names = indented.encode_hierarchy(indented.read_hierarchy(path), ['b2', 'leaf-1', 'b1'])
     assert names == ['b2', 'leaf-1', 'b1', 'root', 'b', 'a']
     assert edges == [(3, 4), (3, 5), (4, 2), (4, 0), (5, 1)]
 
@@ -393,7 +404,7 @@ def test_hierarchy_text_round_trip():
 def test_encoder_reproduces_the_published_cifar_encoding(tmp_path):
     hierarchy = reference_file('cifar100', 'hierarchy.txt')
     # the published class_names.txt lists all 163 node ids, so encoding with it must give the same ids
-    encoder.main([hierarchy, reference_file('cifar100', 'class_names.txt'),
+    encode_hierarchy.main([hierarchy, reference_file('cifar100', 'class_names.txt'),
                   '--out', str(tmp_path / 'out.txt'), '--names_out', str(tmp_path / 'names.txt')])
     with open(reference_file('cifar100', 'cifar.parent-child.txt')) as f:
         published = sorted(f.read().split('\n'))
@@ -407,12 +418,12 @@ def test_encoder_reads_cifar_meta_pickles(tmp_path):
     names = [n.encode() for n in ['b2', 'leaf', 'b1']]
     with open(meta, 'wb') as f:
         pickle.dump({b'fine_label_names': names, b'coarse_label_names': [b'x']}, f, protocol=2)
-    assert encoder.read_class_names(str(meta)) == ['b2', 'leaf', 'b1']
+    assert indented.read_class_names(str(meta)) == ['b2', 'leaf', 'b1']
     with open(meta, 'wb') as f:
         pickle.dump({'label_names': ['cat', 'dog']}, f, protocol=0)  # CIFAR-10 batches.meta
-    assert encoder.read_class_names(str(meta)) == ['cat', 'dog']
+    assert indented.read_class_names(str(meta)) == ['cat', 'dog']
     (tmp_path / 'h.txt').write_text('root\n-- cat\n-- dog\n')
-    encoder.main([str(tmp_path / 'h.txt'), str(meta), 'plot', '--out', str(tmp_path / 'e.txt'),
+    encode_hierarchy.main([str(tmp_path / 'h.txt'), str(meta), 'plot', '--out', str(tmp_path / 'e.txt'),
                   '--plot', str(tmp_path / 'h.png')])
     assert (tmp_path / 'e.txt').read_text() == '2 0\n2 1\n'
     assert (tmp_path / 'h.png').read_bytes()[:4] == b'\x89PNG'
@@ -431,7 +442,7 @@ def test_encoder_bad_hierarchy_files(tmp_path, capsys, text, fragments):
     (tmp_path / 'h.txt').write_text(text)
     (tmp_path / 'names.txt').write_text('a\nb\n')
     with pytest.raises(SystemExit):
-        encoder.main([str(tmp_path / 'h.txt'), str(tmp_path / 'names.txt'), '--out', str(tmp_path / 'o.txt')])
+        encode_hierarchy.main([str(tmp_path / 'h.txt'), str(tmp_path / 'names.txt'), '--out', str(tmp_path / 'o.txt')])
     error = capsys.readouterr().err.strip()
     assert error.startswith('error:') and len(error.splitlines()) == 1
     for fragment in fragments:
@@ -448,7 +459,7 @@ def test_encoder_bad_hierarchy_files(tmp_path, capsys, text, fragments):
 def test_encoder_bad_class_lists(tmp_path, text, fragment):
     (tmp_path / 'names.txt').write_text(text)
     with pytest.raises(ValueError) as error:
-        encoder.read_class_names(str(tmp_path / 'names.txt'))
+        indented.read_class_names(str(tmp_path / 'names.txt'))
     assert fragment in str(error.value)
 
 
@@ -478,9 +489,9 @@ SHIPPED = [
 @pytest.mark.parametrize('folder, names_file, hierarchy_file, encoded_file, classes', SHIPPED)
 def test_shipped_trees(tmp_path, folder, names_file, hierarchy_file, encoded_file, classes):
     folder = os.path.join(REPO_ROOT, folder)
-    assert encoder.read_class_names(os.path.join(folder, names_file)) == classes
+    assert indented.read_class_names(os.path.join(folder, names_file)) == classes
     # the encoded file is what the encoder makes of the readable tree
-    encoder.main([os.path.join(folder, hierarchy_file), os.path.join(folder, names_file),
+    encode_hierarchy.main([os.path.join(folder, hierarchy_file), os.path.join(folder, names_file),
                   '--out', str(tmp_path / 'encoded.txt')])
     with open(os.path.join(folder, encoded_file)) as f:
         assert (tmp_path / 'encoded.txt').read_text() == f.read()
@@ -504,7 +515,7 @@ def test_cifar100_class_order_matches_the_published_one():
     ('cifar10', ['cifar10.class_names.txt', 'cifar10.hierarchy.txt', 'cifar10.parent-child.txt']),
 ])
 def test_derived_cifar_trees_are_up_to_date(tmp_path, dataset, files):
-    deriver.main(['--dataset', dataset, '--out_dir', str(tmp_path)])
+    derive_cifar_hierarchy.main(['--dataset', dataset, '--out_dir', str(tmp_path)])
     for name in files:
         with open(os.path.join(REPO_ROOT, 'Cifar-Hierarchy', name)) as f:
             assert (tmp_path / name).read_text() == f.read(), name
@@ -512,7 +523,7 @@ def test_derived_cifar_trees_are_up_to_date(tmp_path, dataset, files):
 
 @needs_wordnet
 def test_cifar_mapping_table(wn):
-    for table in (deriver.CIFAR100_SYNSETS, deriver.CIFAR10_SYNSETS):
+    for table in (cifar.CIFAR100_SYNSETS, cifar.CIFAR10_SYNSETS):
         for name, target in table.items():
             if isinstance(target, tuple):
                 assert name == 'aquarium_fish' and wn.name(target[1]) == 'teleost_fish'
@@ -523,16 +534,16 @@ def test_cifar_mapping_table(wn):
             words = set(name.split('_')) | {name}
             assert lemmas & words or any(w in lemma for lemma in lemmas for w in words) or \
                 name in ('automobile', 'girl'), (name, lemmas)
-    hand = [n for n, t in deriver.CIFAR100_SYNSETS.items() if not deriver.is_first_sense(n, t, wn)]
+    hand = [n for n, t in cifar.CIFAR100_SYNSETS.items() if not cifar.is_first_sense(n, t, wn)]
     assert len(hand) == 27
     assert {'beaver', 'dolphin', 'seal', 'table', 'aquarium_fish', 'whale'} <= set(hand)
-    assert not [n for n, t in deriver.CIFAR10_SYNSETS.items() if not deriver.is_first_sense(n, t, wn)]
+    assert not [n for n, t in cifar.CIFAR10_SYNSETS.items() if not cifar.is_first_sense(n, t, wn)]
 
 
 @needs_wordnet
 def test_cifar_tree_groups(wn):
     """A few groupings anyone would expect of a WordNet-derived CIFAR-100 tree."""
-    hierarchy = encoder.read_hierarchy(os.path.join(REPO_ROOT, 'Cifar-Hierarchy', 'hierarchy.txt'))
+    hierarchy = indented.read_hierarchy(os.path.join(REPO_ROOT, 'Cifar-Hierarchy', 'hierarchy.txt'))
     parent = {child: p for p, kids in hierarchy.items() for child in kids}
 
     def ancestors(name):
