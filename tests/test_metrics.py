@@ -385,11 +385,20 @@ def test_classification_metrics_hand_computed(tree):
         [0.5, 0.5, 0.5],   # all tied: predicts 0 (lower index wins), true 2: similarity 0
     ])
     perf = metrics.classification_metrics(y_true, scores, tree, class_ids=[1, 2, 3])
-    assert list(perf) == ["Accuracy", "Top-5 Accuracy", "Avg. Accuracy", "Hierarchical Accuracy"]
+    # Only k = 1 of the hierarchical distances 1, 5, 20: there are 3 classes.
+    assert list(perf) == ["Accuracy", "Top-5 Accuracy", "Avg. Accuracy", "Hierarchical Accuracy", "Mistake Severity",
+                          "Hierarchical Distance@1"]
     assert perf["Accuracy"] == pytest.approx(1 / 4)
     assert perf["Top-5 Accuracy"] == 1.0  # only 3 classes
     assert perf["Avg. Accuracy"] == pytest.approx((1 / 2 + 0 + 0) / 3)
     assert perf["Hierarchical Accuracy"] == pytest.approx((1 + 2 / 3 + 0 + 0) / 4)
+    # LCA heights in edges: lcs(1, 2) = 10 has height 1, lcs(1 or 2, 3) = root 0 has height 3.
+    assert perf["Mistake Severity"] == pytest.approx((1 + 3 + 3) / 3)
+    assert perf["Hierarchical Distance@1"] == pytest.approx((0 + 1 + 3 + 3) / 4)
+    # Rankings [0 1 2], [1 0 2], [2 0 1], [0 1 2]: top-2 heights (0, 1), (1, 0), (3, 1), (3, 3).
+    perf = metrics.classification_metrics(y_true, scores, tree, class_ids=[1, 2, 3], distance_ks=[2])
+    assert perf["Hierarchical Distance@2"] == pytest.approx((1 / 2 + 1 / 2 + 4 / 2 + 6 / 2) / 4)
+    assert "Hierarchical Distance@1" not in perf
 
 
 def test_classification_metrics_top5_and_predictions():
