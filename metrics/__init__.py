@@ -43,13 +43,13 @@ The package's modules (``import metrics`` gives all of their public names):
   ``retrieval_metrics``),
 - ``metrics.ranked_lists``: explicit rankings (the original's ``hierarchical_precision`` API),
 - ``metrics.classification``: flat and hierarchical classification accuracy,
-- ``metrics.hierarchical``: LCA heights, mistake severity, hierarchical distance@k of the hierarchy-aware
-  classification literature.
+- ``metrics.hierarchical``: LCA heights, mistake severity, hierarchical distance@k and conditional risk
+  minimization (CRM) of the hierarchy-aware classification literature.
 """
 
 # The private _DistanceBlocks and _SimilarityRows are tested directly (tests/test_metrics.py).
 from .classification import CLASSIFICATION_METRICS, classification_metrics
-from .hierarchical import (HIERARCHICAL_CLASSIFICATION_METRICS, HIERARCHICAL_DISTANCE_KS,
+from .hierarchical import (HIERARCHICAL_CLASSIFICATION_METRICS, HIERARCHICAL_DISTANCE_KS, crm_scores,
                            distance_name, hierarchical_distance, hierarchical_mistake_metrics, lca_heights,
                            mistake_severity, rank_classes)
 from .ranked_lists import hierarchical_precision
@@ -62,6 +62,6 @@ __all__ = [
     "CLASSIFICATION_METRICS", "DEFAULT_KS", "PREC_TYPES", "SIMILARITIES", "RetrievalEvaluator", "ahp_name",
     "check_ahp", "check_ks", "check_prec_types", "classification_metrics", "hierarchical_precision",
     "metric_names", "rank_by_distance", "retrieval_metrics",
-    "HIERARCHICAL_CLASSIFICATION_METRICS", "HIERARCHICAL_DISTANCE_KS", "distance_name",
+    "HIERARCHICAL_CLASSIFICATION_METRICS", "HIERARCHICAL_DISTANCE_KS", "crm_scores", "distance_name",
     "hierarchical_distance", "hierarchical_mistake_metrics", "lca_heights", "mistake_severity", "rank_classes",
 ]

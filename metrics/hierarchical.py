@@ -1,4 +1,4 @@
-"""Hierarchy-aware classification metrics from LCA heights.
+"""Hierarchy-aware classification metrics and conditional risk minimization, from LCA heights.
 
 The metrics of Bertinetto et al., "Making Better Mistakes" (CVPR 2020, code fiveai/making-better-mistakes) as
 Karthik et al. (ICLR 2021, code sgk98/CRM-Better-Mistakes, ``src/compute_results.py: get_metrics``) compute
@@ -22,9 +22,14 @@ Rankings: classes by descending score, equal scores in ascending class index (a 
    Where all classes are leaves at the same depth both definitions agree; elsewhere our numbers follow
    ``ClassHierarchy`` (as this project's issue asks), so compare with their published figures only on such trees.
 2. The mistake test: theirs is h != 0, ours predicted != true; the same, since h(i, j) >= 1 for i != j.
-3. Ties: Karthik et al.'s code ranks with ``argmax`` / ``heapq.nlargest`` (lower index first on equal scores, as we do);
+3. Ties: CRM's code ranks with ``argmax`` / ``heapq.nlargest`` (lower index first on equal scores, as we do);
    making-better-mistakes ranks with ``torch.topk`` (order of ties unspecified) and averages the means of
    logged batches (equal to our mean over images when all batches are full).
+
+CRM (``crm_scores``): Karthik et al. rank the classes by their conditional risk under the softmax
+probabilities p, ``risk(j) = sum_i p_i C[i, j]`` with the cost matrix ``C[i, j] = h(class i, class j)`` (their
+``get_all_cost_sensitive``: ``C[i][j] = distances[(classes[i], classes[j])]`` with the ilsvrc LCA-height
+distances, then ``-1 * np.dot(output, C)``), lower risk first.
 """
 
 import numbers
@@ -38,6 +43,10 @@ HIERARCHICAL_DISTANCE_KS = (1, 5, 20)
 # The names classification_metrics adds when given a hierarchy (k = 5 and 20 only with that many classes).
 HIERARCHICAL_CLASSIFICATION_METRICS = ("Mistake Severity",) + tuple(
     "Hierarchical Distance@{}".format(k) for k in HIERARCHICAL_DISTANCE_KS)
+
+# How far a row of probabilities may sum from 1 (float16/float32 softmax outputs are far closer).
+_PROBABILITY_SUM_TOLERANCE = 1e-2
+
 
 def distance_name(k):
     """The metric name of the hierarchical distance of the top k classes."""
@@ -57,6 +66,14 @@ def lca_heights(hierarchy, class_ids, other_ids=None):
         return np.zeros((len(class_ids), len(other_ids)))
     # lcs_height_matrix gives height / max_height; both are small integers, so rounding restores the height.
     return np.rint(hierarchy.lcs_height_matrix(class_ids, other_ids) * hierarchy.max_height)
+
+
+def _check_heights(heights, num_classes):
+    heights = np.asarray(heights, dtype=np.float64)
+    if heights.ndim != 2 or heights.shape[1] != num_classes or heights.shape[0] != num_classes:
+        raise ValueError("LCA heights of shape {} for {} classes: need ({n}, {n})".format(
+            heights.shape, num_classes, n=num_classes))
+    return heights
 
 
 def _check_class_indices(values, num_classes, what):
@@ -136,3 +153,31 @@ def hierarchical_mistake_metrics(true_labels, ranking, heights, ks=None):
     for k in check_distance_ks(ks, len(heights)):
         perf[distance_name(k)] = hierarchical_distance(true_labels, ranking, heights, k)
     return perf
+
+
+def crm_scores(probabilities, heights):
+    """Conditional risk minimization (Karthik et al., ICLR 2021): -(expected LCA height) of every class.
+
+    probabilities - (N, C) class probabilities (softmax outputs: non-negative, rows summing to 1).
+    heights - (C, C) LCA heights of the classes (`lca_heights(hierarchy, class_ids)`), the cost matrix.
+
+    Returns (N, C) float64 scores ``-sum_i p_i heights[i, j]``: higher is better, so the usual ranking (descending
+    score, ties to the lower class index: `rank_classes`, `classification_metrics`) ranks by ascending risk.
+    Risks are computed in float64 by one matrix product; risks that are equal in exact arithmetic are equal as
+    floats when the probabilities that differ from zero are the same for both classes' costs (e.g. one-hot or
+    saturated outputs), otherwise rounding may separate them by an ulp.
+    """
+    p = np.asarray(probabilities)
+    if p.ndim != 2:
+        raise ValueError("probabilities must be a 2-D array (images x classes), got shape {}".format(p.shape))
+    heights = _check_heights(heights, p.shape[1])
+    p = p.astype(np.float64)
+    bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1)
+    if bad.any():
+        raise ValueError("probabilities of image {} are negative or not finite".format(int(np.flatnonzero(bad)[0])))
+    sums = p.sum(axis=1)
+    off = np.abs(sums - 1.0) > _PROBABILITY_SUM_TOLERANCE
+    if off.any():
+        i = int(np.flatnonzero(off)[0])
+        raise ValueError("probabilities of image {} sum to {:.6g}, not 1: CRM needs softmax outputs".format(i, sums[i]))
+    return -(p @ heights)

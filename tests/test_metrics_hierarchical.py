@@ -1,4 +1,4 @@
-"""Mistake severity and hierarchical distance@k against brute-force loops and hand computations."""
+"""Mistake severity, hierarchical distance@k and CRM against brute-force loops and hand computations."""
 
 import math
 import os
@@ -13,6 +13,8 @@ from conftest import REPO_ROOT
 # Leaves 1..5; inner nodes 10, 11, 12 under the root 0. Heights: 12 -> 1, 10 -> 1, 11 -> 2, 0 -> 3.
 TREE = "0 10\n0 11\n10 1\n10 2\n11 3\n11 12\n12 4\n12 5\n"
 DAG = TREE + "10 5\n"
+# Three classes: A = 1 under the root 0; B = 2 and C = 3 under M = 10. Heights: M 1, root 2.
+THREE = "0 1\n0 10\n10 2\n10 3\n"
 
 
 def hierarchy_from(tmp_path, text, name="h.txt"):
@@ -123,3 +125,62 @@ def test_bad_k_and_shapes_raise(tmp_path):
     heights = metrics.lca_heights(tree, [1, 2, 3, 4, 5])
     with pytest.raises(ValueError, match="true label 7"):
         metrics.mistake_severity([7], [0], heights)
+
+
+# ---------------------------------------------------------------------------
+# Conditional risk minimization
+# ---------------------------------------------------------------------------
+
+
+def test_crm_hand_computed_changes_the_top1_prediction(tmp_path):
+    three = hierarchy_from(tmp_path, THREE)
+    heights = metrics.lca_heights(three, [1, 2, 3])
+    np.testing.assert_array_equal(heights, [[0, 2, 2], [2, 0, 1], [2, 1, 0]])
+    p = np.array([[0.4, 0.3, 0.3]])
+    # Risks: A 0.3*2 + 0.3*2 = 1.2; B 0.4*2 + 0.3*1 = 1.1; C 0.4*2 + 0.3*1 = 1.1 (a tie: B, the lower index, first).
+    scores = metrics.crm_scores(p, heights)
+    np.testing.assert_allclose(scores, [[-1.2, -1.1, -1.1]], rtol=1e-15)
+    assert metrics.rank_classes(p)[0].tolist() == [0, 1, 2]
+    assert metrics.rank_classes(scores)[0].tolist() == [1, 2, 0]
+    plain = metrics.classification_metrics([1], p, three, class_ids=[1, 2, 3])
+    crm = metrics.classification_metrics([1], scores, three, class_ids=[1, 2, 3])
+    assert plain["Accuracy"] == 0.0 and plain["Mistake Severity"] == 2.0
+    assert crm["Accuracy"] == 1.0 and math.isnan(crm["Mistake Severity"])
+
+
+def test_crm_matches_double_loop(cifar100):
+    rng = np.random.default_rng(5)
+    ids = sorted(cifar100.leaves())[::3]
+    c = len(ids)
+    p = rng.dirichlet(np.full(c, 0.2), size=40)
+    heights = metrics.lca_heights(cifar100, ids)
+    scores = metrics.crm_scores(p.astype(np.float32), heights)
+    p32 = p.astype(np.float32).astype(np.float64)
+    for n in range(len(p)):
+        for j in range(c):
+            risk = sum(p32[n, i] * brute_height(cifar100, ids[i], ids[j]) for i in range(c))
+            assert scores[n, j] == pytest.approx(-risk, rel=1e-12, abs=1e-12)
+    # CRM changes some top-1 predictions, never to a class of higher expected LCA height than the argmax's.
+    crm_top, plain_top = metrics.rank_classes(scores, 1)[:, 0], metrics.rank_classes(p, 1)[:, 0]
+    assert (crm_top != plain_top).any()
+    rows = np.arange(len(p))
+    assert (scores[rows, crm_top] >= scores[rows, plain_top]).all()
+
+
+def test_crm_of_one_hot_probabilities_ranks_by_height_then_index(cifar100):
+    ids = sorted(cifar100.leaves())[:25]
+    heights = metrics.lca_heights(cifar100, ids)
+    p = np.eye(25)[[3, 17]]
+    ranking = metrics.rank_classes(metrics.crm_scores(p, heights))
+    for row, t in zip(ranking, [3, 17]):
+        assert row.tolist() == sorted(range(25), key=lambda j: (brute_height(cifar100, ids[t], ids[j]), j))
+
+
+def test_crm_rejects_non_probabilities():
+    heights = np.array([[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="image 1 sum to 3"):
+        metrics.crm_scores([[0.5, 0.5], [1.0, 2.0]], heights)
+    with pytest.raises(ValueError, match="image 0 are negative"):
+        metrics.crm_scores([[-0.5, 1.5]], heights)
+    with pytest.raises(ValueError, match=r"shape \(3, 3\) for 2 classes"):
+        metrics.crm_scores([[0.5, 0.5]], np.zeros((3, 3)))
