@@ -11,67 +11,31 @@ to the i-th model), test images are classified in one of three ways:
 
 The table shows Accuracy, Top-5 Accuracy, Avg. Accuracy (the mean of the per-class accuracies)
 and, with `--hierarchy`, Hierarchical Accuracy (mean of 1 - height of the lowest common subsumer
-of predicted and true class).
+of predicted and true class), Mistake Severity and Hierarchical Distance@k (LCA heights in edges,
+see metrics/hierarchical.py). `--crm` ranks the classes by their expected LCA height under the
+predicted probabilities (conditional risk minimization, Karthik et al. 2021) instead of by score.
+
+Class column i of a model is the dataset's class i: the dataset's class ids (restricted to and
+ordered as the `ind2label` of `--classes_from` where given) name the hierarchy nodes, as in the
+original release.
+
+From Python: `class_scores(data, model_path, ...)` gives a model's (N, C) class scores,
+`evaluate_classification(scores, labels, hierarchy, class_ids, crm=...)` the metrics.
 """
 
-import argparse
 import os
 import sys
 from collections import OrderedDict
 
 import numpy as np
 
+import cli
 import utils
 
 
-def build_parser():
-    from models import ARCHITECTURES
-
-    parser = argparse.ArgumentParser(
-        description="Trains a linear SVM on different image embeddings (or uses class scores or the nearest class "
-                    "embedding) and evaluates flat and hierarchical accuracy.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    group = parser.add_argument_group("Dataset")
-    group.add_argument("--dataset", type=str, required=True, help="Training dataset.")
-    group.add_argument("--data_root", type=str, default=None, help="Root directory of the dataset.")
-    group.add_argument("--hierarchy", type=str, default=None,
-                       help="Path to a file containing parent-child relationships (one per line); needed for "
-                            "Hierarchical Accuracy.")
-    group.add_argument("--is_a", action="store_true", default=False,
-                       help="If given, --hierarchy is assumed to contain is-a instead of parent-child relationships.")
-    group.add_argument("--str_ids", action="store_true", default=False,
-                       help="If given, class IDs are treated as strings instead of integers.")
-    group.add_argument("--classes_from", type=str, default=None,
-                       help='Optionally, a path to a pickle dump containing a dictionary with item "ind2label" '
-                            "specifying the classes to be considered.")
-    group.add_argument("--augmentation_epochs", type=int, default=1, help="Number of training image augmentations.")
-    group.add_argument("--C", type=float, default=0.1, help="Weight of the error in SVM loss.")
-    group.add_argument("--batch_size", type=int, default=100, help="Batch size for feature extraction.")
-    group = parser.add_argument_group("Features")
-    group.add_argument("--architecture", type=str, default="simple", choices=ARCHITECTURES,
-                       help="Type of network architecture (kept for old command lines: custom layers are registered).")
-    group.add_argument("--model", type=str, action="append", required=True,
-                       help="Path to a keras model dump used for extracting image features.")
-    group.add_argument("--layer", type=str, action="append",
-                       help="Name or index of the layer to extract features from (default: the model's first output).")
-    group.add_argument("--label", type=str, action="append", help="Label for the corresponding features.")
-    group.add_argument("--norm", type=utils.str2bool, action="append",
-                       help="Whether to L2-normalize the corresponding features or not (defaults to False).")
-    group.add_argument("--prob_features", type=utils.str2bool, action="append",
-                       help="Whether to use the extracted features as class probabilities instead of training an SVM.")
-    group.add_argument("--centroids", type=str, action="append",
-                       help='Optionally, a pickle dump containing a dictionary with an item "embedding" referring to '
-                            "a numpy array of class centroids for performing nearest-neighbor classification.")
-    group = parser.add_argument_group("Output")
-    group.add_argument("--json", type=str, default=None,
-                       help="Name of a JSON file where all metrics are written to ({label: {metric: value}}).")
-    return parser
-
-
-def nth(values, i, default=None):
-    """The i-th value of a repeated flag, or `default` where fewer were given."""
-    return values[i] if values is not None and i < len(values) else default
+# ---------------------------------------------------------------------------
+# Scores of a model (Keras is imported only here)
+# ---------------------------------------------------------------------------
 
 
 def feature_model(path, layer=None):
@@ -79,23 +43,29 @@ def feature_model(path, layer=None):
     import keras
 
     if not os.path.isfile(path):
-        raise ValueError("--model {}: no such file".format(path))
+        raise cli.UsageError("--model {}: no such file".format(path))
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 -- any reason a file is not a loadable model
-        raise ValueError("--model {}: cannot load model: {}".format(path, e)) from None
+        raise cli.UsageError("--model {}: cannot load model: {}".format(path, cli.error_line(e))) from None
     if layer is None:
         return keras.Model(model.inputs, model.outputs[0])
     try:
         target = model.layers[int(layer)]
     except IndexError:
-        raise ValueError("--layer {}: {} has {} layers".format(layer, path, len(model.layers))) from None
+        raise cli.UsageError("--layer {}: {} has {} layers".format(layer, path, len(model.layers))) from None
     except ValueError:
         try:
             target = model.get_layer(layer)
         except ValueError:
-            raise ValueError("--layer {}: no such layer in {}".format(layer, path)) from None
+            raise cli.UsageError("--layer {}: no such layer in {}".format(layer, path)) from None
     return keras.Model(model.inputs, target.output)
+
+
+def output_width(model):
+    """Values per image of a model's output (its last axis; all axes but the batch one for other shapes)."""
+    shape = tuple(model.outputs[0].shape)[1:]
+    return int(np.prod(shape)) if all(d is not None for d in shape) else None
 
 
 def predict(model, sequence, desc):
@@ -155,22 +125,81 @@ def _scores_for_all_classes(decision, svm_classes, num_classes):
     return scores
 
 
-def centroid_scores(data, model, batch_size, centroids_path):
-    """Negative squared Euclidean distance of the test features to every class embedding."""
-    centroids = np.asarray(utils.load_class_embedding(centroids_path)["embedding"], dtype=np.float64)
+def load_centroids(path, num_classes=None):
+    """Class embeddings of a --centroids file as float64 (C, D); UsageError naming the file and row."""
+    try:
+        centroids = np.asarray(utils.load_class_embedding(path)["embedding"])
+    except ValueError as e:
+        raise cli.UsageError("--centroids {}".format(cli.error_line(e))) from None
+    if not np.issubdtype(centroids.dtype, np.number):
+        raise cli.UsageError("--centroids {}: the embedding is not numeric (dtype {})".format(path, centroids.dtype))
+    centroids = centroids.astype(np.float64)
+    finite = np.isfinite(centroids).all(axis=1)
+    if not finite.all():
+        raise cli.UsageError("--centroids {}: the embedding of class index {} contains NaN or inf".format(
+            path, int(np.flatnonzero(~finite)[0])))
+    if num_classes is not None and len(centroids) != num_classes:
+        raise cli.UsageError("--centroids {}: {} class embeddings, but the dataset has {} classes".format(
+            path, len(centroids), num_classes))
+    return centroids
+
+
+def centroid_scores(data, model, batch_size, centroids):
+    """Negative squared Euclidean distance of the test features to every class embedding (rows of `centroids`)."""
     features = predict(model, test_set_inputs(data, batch_size), "Test features").reshape(data.num_test, -1)
-    if features.shape[1] != centroids.shape[1]:
-        raise ValueError("--centroids {}: {}-d class embeddings, but the layer gives {}-d features".format(
-            centroids_path, centroids.shape[1], features.shape[1]))
     return -(np.sum(features**2, 1)[:, None] - 2 * features @ centroids.T + np.sum(centroids**2, 1)[None, :])
 
 
-def probability_scores(data, model, batch_size):
-    scores = predict(model, test_set_inputs(data, batch_size), "Predicting").reshape(data.num_test, -1)
-    if scores.shape[1] < data.num_classes:
-        raise ValueError("the layer gives {} class scores, but the dataset has {} classes".format(
-            scores.shape[1], data.num_classes))
-    return scores
+def class_scores(data, model_path, layer=None, prob_features=False, centroids=None, normalize=False, batch_size=100,
+                 augmentation_epochs=1, C=0.1, desc="Predicting"):
+    """(N, C) class scores of the test images of `data` by the model in `model_path`, higher is better.
+
+    prob_features - the layer's outputs are the class scores (one per class of `data`);
+    centroids - else: a (C, D) array or class-embedding file, scores = -squared distance to each row;
+    else a linear SVM on the layer's features (normalize: L2 instead of max-abs scaling).
+    Raises UsageError before predicting when the layer's width does not fit.
+    """
+    model = feature_model(model_path, layer)
+    width = output_width(model)
+    where = "--model {}{}".format(model_path, " --layer {}".format(layer) if layer is not None else "")
+    if prob_features:
+        if width is not None and width != data.num_classes:
+            raise cli.UsageError("{}: the layer gives {} class scores, but the dataset has {} classes".format(
+                where, width, data.num_classes))
+        return predict(model, test_set_inputs(data, batch_size), desc).reshape(data.num_test, -1)
+    if centroids is not None:
+        if isinstance(centroids, str):
+            centroids = load_centroids(centroids, data.num_classes)
+        if width is not None and width != centroids.shape[1]:
+            raise cli.UsageError("{}: the layer gives {}-d features, but the class embeddings are {}-d".format(
+                where, width, centroids.shape[1]))
+        return centroid_scores(data, model, batch_size, centroids)
+    return svm_scores(data, model, batch_size, normalize, augmentation_epochs, C)
+
+
+# ---------------------------------------------------------------------------
+# Metrics (plain arguments)
+# ---------------------------------------------------------------------------
+
+
+def evaluate_classification(scores, labels, hierarchy=None, class_ids=None, crm=False, distance_ks=None):
+    """Classification metrics of (N, C) `scores` for the true class indices `labels`.
+
+    hierarchy - a `ClassHierarchy` for the hierarchical metrics; class_ids - its node of every class index.
+    crm - rank the classes by expected LCA height under `scores` (softmax probabilities) instead of by score.
+    distance_ks - the k of "Hierarchical Distance@k" (default 1, 5, 20 up to the number of classes).
+    """
+    import metrics
+
+    if crm:
+        if hierarchy is None:
+            raise cli.UsageError("--crm ranks classes by their expected LCA height: it needs --hierarchy")
+        from metrics.hierarchical import crm_scores, lca_heights
+
+        ids = list(range(np.shape(scores)[1])) if class_ids is None else list(class_ids)
+        scores = crm_scores(scores, lca_heights(hierarchy, ids))
+    extra = {} if distance_ks is None else {"distance_ks": distance_ks}
+    return metrics.classification_metrics(labels, scores, hierarchy, class_ids, **extra)
 
 
 def print_performance(perf, metrics):
@@ -186,46 +215,127 @@ def print_performance(perf, metrics):
     print()
 
 
-def run(args):
-    from class_hierarchy import ClassHierarchy
-    from datasets import get_data_generator
-    from metrics import CLASSIFICATION_METRICS, classification_metrics
+def table_columns(perf):
+    """The original's four columns, then every further metric in the order of first appearance."""
+    from metrics import CLASSIFICATION_METRICS
 
+    columns = list(CLASSIFICATION_METRICS)
+    for results in perf.values():
+        columns += [m for m in results if m not in columns]
+    return columns
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+# Flags given once per --model (the i-th belongs to the i-th model).
+PER_MODEL_FLAGS = ("layer", "label", "norm", "prob_features", "centroids")
+
+
+def build_parser():
+    from models import ARCHITECTURES
+
+    parser = cli.make_parser(
+        "Trains a linear SVM on different image embeddings (or uses class scores or the nearest class embedding) and "
+        "evaluates flat and hierarchical accuracy.")
+    group = cli.add_dataset_arguments(parser, classes="classes_from")
+    cli.add_hierarchy_arguments(group, required=False,
+                                help="A file of parent-child relationships of the class taxonomy (one pair per "
+                                     "line); needed for the hierarchical metrics and --crm.")
+    group.add_argument("--augmentation_epochs", type=int, default=1, metavar="N",
+                       help="Number of augmented passes over the training images for the SVM.")
+    group.add_argument("--C", type=float, default=0.1, help="Weight of the error in the SVM loss.")
+    group.add_argument("--batch_size", type=int, default=100, metavar="N", help="Batch size for feature extraction.")
+    group = parser.add_argument_group("Features")
+    group.add_argument("--architecture", type=str, default="simple", choices=ARCHITECTURES, metavar="NAME",
+                       help="Ignored: kept for old command lines (custom layers are registered).")
+    group.add_argument("--model", type=str, action="append", required=True, metavar="FILE",
+                       help="A saved Keras model used for extracting image features (repeatable).")
+    group.add_argument("--layer", type=str, action="append", metavar="NAME|INDEX",
+                       help="Layer to extract features from (default: the model's first output).")
+    group.add_argument("--label", type=str, action="append", metavar="NAME",
+                       help="Name of the corresponding --model in the table (default: its file name).")
+    group.add_argument("--norm", type=cli.str2bool, action="append", metavar="yes|no",
+                       help="Whether to L2-normalize the corresponding features for the SVM (default: no).")
+    group.add_argument("--prob_features", type=cli.str2bool, action="append", metavar="yes|no",
+                       help="Whether to use the extracted features as class probabilities instead of training an SVM.")
+    group.add_argument("--centroids", type=str, action="append", metavar="EMBEDDING",
+                       help='A class-embedding file (pickle dump with an item "embedding", or .npz) of class centroids '
+                            "for nearest-neighbour classification of the corresponding --model.")
+    group = parser.add_argument_group("Hierarchy-aware metrics")
+    group.add_argument("--crm", action="store_true", default=False,
+                       help="Rank the classes by expected LCA height under the predicted probabilities (conditional "
+                            "risk minimization); needs --hierarchy and --prob_features yes.")
+    group.add_argument("--distance_ks", type=int, nargs="+", default=None, metavar="K",
+                       help="The k of Hierarchical Distance@k (default: 1, 5 and 20, those up to the number of "
+                            "classes).")
+    cli.add_output_arguments(parser, "json")
+    return parser
+
+
+def check_args(args):
+    """UsageError naming the flag for bad values, before any file is read."""
     if args.batch_size < 1 or args.augmentation_epochs < 1:
-        raise ValueError("--batch_size and --augmentation_epochs must be at least 1")
+        raise cli.UsageError("--batch_size and --augmentation_epochs must be at least 1")
     if args.C <= 0:
-        raise ValueError("--C must be positive, got {}".format(args.C))
-    utils.check_output_dir(args.json, "--json")
+        raise cli.UsageError("--C must be positive, got {}".format(args.C))
+    for flag in PER_MODEL_FLAGS:
+        cli.check_repeated("--" + flag, getattr(args, flag), "--model", len(args.model))
+    if args.crm:
+        if not args.hierarchy:
+            raise cli.UsageError("--crm ranks classes by their expected LCA height: it needs --hierarchy")
+        for i, path in enumerate(args.model):
+            if not cli.nth(args.prob_features, i, False):
+                raise cli.UsageError("--crm needs class probabilities: give --prob_features yes for --model {}".format(
+                    path))
+    if args.distance_ks is not None:
+        if not args.hierarchy:
+            raise cli.UsageError("--distance_ks needs --hierarchy")
+        bad = [k for k in args.distance_ks if k < 1]
+        if bad:
+            raise cli.UsageError("--distance_ks {}: k must be at least 1".format(bad[0]))
+    for path in args.model:
+        if not os.path.isfile(path):
+            raise cli.UsageError("--model {}: no such file".format(path))
+    cli.check_output_paths(args, "json")
+
+
+def run(args):
+    """The script on parsed arguments: scores of every model, the table, --json. Returns {label: metrics}."""
+    from datasets import get_data_generator
+
+    check_args(args)
     embed_labels = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
-    data = get_data_generator(args.dataset, args.data_root, classes=embed_labels)
-    hierarchy = None
-    if args.hierarchy:
-        hierarchy = ClassHierarchy.from_file(args.hierarchy, is_a_relations=args.is_a,
-                                             id_type=str if args.str_ids else int)
+    hierarchy = cli.hierarchy_from_args(args)
+    data = get_data_generator(args.dataset, args.data_root, classes=embed_labels, **cli.dataset_kwargs(args))
+    class_ids = cli.class_ids(data, hierarchy=hierarchy, source="--hierarchy {}".format(args.hierarchy))
+    if args.distance_ks is not None and max(args.distance_ks) > data.num_classes:
+        raise cli.UsageError("--distance_ks {}: k exceeds the {} classes of {}".format(
+            max(args.distance_ks), data.num_classes, args.dataset))
+    # Every centroid file is read and checked before the first model runs.
+    centroids = [load_centroids(path, data.num_classes) if path else None
+                 for path in (cli.nth(args.centroids, i) for i in range(len(args.model)))]
     labels = np.asarray(data.labels_test)
 
     perf = OrderedDict()
     for i, path in enumerate(args.model):
-        label = nth(args.label, i) or os.path.splitext(os.path.basename(path))[0]
+        label = cli.nth(args.label, i) or os.path.splitext(os.path.basename(path))[0]
         print("-- {} --".format(label), file=sys.stderr)
-        model = feature_model(path, nth(args.layer, i))
-        if nth(args.prob_features, i, False):
-            scores = probability_scores(data, model, args.batch_size)
-        elif nth(args.centroids, i):
-            scores = centroid_scores(data, model, args.batch_size, nth(args.centroids, i))
-        else:
-            scores = svm_scores(data, model, args.batch_size, nth(args.norm, i, False), args.augmentation_epochs, args.C)
-        perf[label] = classification_metrics(labels, scores, hierarchy, embed_labels)
+        scores = class_scores(data, path, cli.nth(args.layer, i), cli.nth(args.prob_features, i, False), centroids[i],
+                              cli.nth(args.norm, i, False), args.batch_size, args.augmentation_epochs, args.C)
+        perf[label] = evaluate_classification(scores, labels, hierarchy, class_ids, args.crm, args.distance_ks)
 
-    print_performance(perf, CLASSIFICATION_METRICS)
+    print_performance(perf, table_columns(perf))
     if args.json:
         utils.write_metrics_json(perf, args.json)
     return perf
 
 
 def main(argv=None):
-    with utils.cli_errors():
-        run(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    with cli.cli_errors():
+        run(args)
     return 0
 
 
