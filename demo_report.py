@@ -6,13 +6,15 @@ report comparing semantic embeddings with classification features.
         --train_per_class 1000 --test_per_class 500
     python demo_report.py report --dataset Fashion-MNIST --data_root DIR \\
         --hierarchy Fashion-MNIST-Hierarchy/fashion-mnist.parent-child.txt \\
-        --metrics retrieval.json --table accuracy.txt \\
+        --metrics retrieval.json --metrics accuracy.json --hp_csv hp.csv \\
         --feat "Semantic Embeddings=sem.pickle" --feat "Classification=cls.pickle" --out demo-output
 
-`report` writes `summary.json`, `summary.md`, `hp_curves.png` and `retrieval_examples.png`.
+`report` writes `summary.json`, `summary.md`, `hp_curves.png` and `retrieval_examples.png`. Its figures
+are read from the outputs of the evaluation scripts, never recomputed: the `--json` files of
+evaluate_retrieval.py and evaluate_classification_accuracy.py (`--metrics`) and the HP@k curves of
+`evaluate_retrieval.py --csv` (`--hp_csv`); the features only choose the example images.
 """
 
-import argparse
 import gzip
 import json
 import os
@@ -20,6 +22,7 @@ import sys
 
 import numpy as np
 
+import cli
 import utils
 
 # The figures the summary reports per method, in this order (names as evaluate_retrieval.py writes them).
@@ -99,41 +102,30 @@ def load_metrics_json(path):
     return record
 
 
-def parse_metric_table(text):
-    """`{label: {metric: value}}` from the table evaluate_classification_accuracy.py prints (the original's
-    format: a header row `<blank> | metric | ...`, a line of dashes, then `label | value | ...` rows,
-    `--` where a metric is not available)."""
-    lines = text.splitlines()
-    for i in range(1, len(lines)):
-        if lines[i].strip() and set(lines[i].strip()) == {"-"} and " | " in lines[i - 1]:
-            metrics = [cell.strip() for cell in lines[i - 1].split(" | ")[1:]]
-            break
-    else:
-        raise ValueError("no metric table (header row and a line of dashes) found")
-    table = {}
-    for line in lines[i + 1:]:
-        if not line.strip():
-            break
-        cells = line.rsplit(" | ", len(metrics))
-        if len(cells) != len(metrics) + 1:
-            raise ValueError("malformed row of the metric table: {!r}".format(line))
-        try:
-            table[cells[0].strip()] = {m: float(v) for m, v in zip(metrics, cells[1:]) if v.strip() != "--"}
-        except ValueError:
-            raise ValueError("malformed value in the metric table row {!r}".format(line)) from None
-    return table
+def read_hp_csv(path):
+    """HP@k curves from the CSV of `evaluate_retrieval.py --csv`: `(ks, {label: values})`.
 
-
-def load_metric_table(path):
+    The format of the original release: a header `k;label1;label2...`, then one row `k;value1;value2...`
+    per k = 1, 2, ... (';'-separated).
+    """
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ValueError("{}: cannot read ({})".format(path, e)) from None
+            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise cli.UsageError("{}: cannot read the HP@k curves ({})".format(path, e)) from None
+    if not rows or rows[0][0] != "k" or len(rows[0]) < 2:
+        raise cli.UsageError("{}: expected a header 'k;label...' as evaluate_retrieval.py --csv writes".format(path))
+    labels = rows[0][1:]
     try:
-        return parse_metric_table(text)
-    except ValueError as e:
-        raise ValueError("{}: {}".format(path, e)) from None
+        values = np.array([[float(v) for v in row] for row in rows[1:]], dtype=np.float64)
+    except ValueError:
+        raise cli.UsageError("{}: a value is not a number".format(path)) from None
+    if values.size == 0 or values.shape[1] != len(labels) + 1:
+        raise cli.UsageError("{}: expected {} values per row after the header".format(path, len(labels) + 1))
+    ks = values[:, 0].astype(int)
+    if not np.array_equal(ks, np.arange(1, len(ks) + 1)):
+        raise cli.UsageError("{}: the rows are not k = 1, 2, ...".format(path))
+    return ks, {label: values[:, i + 1] for i, label in enumerate(labels)}
 
 
 def build_summary(*metric_tables, labels=None, metrics=SUMMARY_METRICS):
@@ -340,17 +332,6 @@ def plot_hp_curves(path, curves, title="Hierarchical precision at k"):
     _save_figure(fig, path)
 
 
-def hp_curve(features, labels, hierarchy, class_ids, ks):
-    """Mean HP@k (LCS_HEIGHT) for every k in `ks`, computed by metrics.retrieval_metrics."""
-    from metrics import retrieval_metrics
-
-    class_ids = list(class_ids)
-    image_classes = [class_ids[int(lbl)] for lbl in labels]
-    perf = retrieval_metrics(np.asarray(features), image_classes, hierarchy, ks=list(ks), clip_ahp=max(ks),
-                             compute_ap=False, prec_types=("LCS_HEIGHT",))
-    return np.array([perf["P@{} (LCS_HEIGHT)".format(k)] for k in ks]), perf["AHP@{} (LCS_HEIGHT)".format(max(ks))]
-
-
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -364,19 +345,21 @@ def _label_value(text, flag):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description="Helpers of the demo: data subset and report.")
+    parser = cli.make_parser("Helpers of the demo: data subset and report.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("subset", help="write the first N images per class of Fashion-MNIST as IDX files")
+    p = sub.add_parser("subset", help="write the first N images per class of Fashion-MNIST as IDX files",
+                       formatter_class=cli.HelpFormatter)
     p.add_argument("--source", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST directory")
     p.add_argument("--out", required=True, help="directory to write the four IDX .gz files to")
     p.add_argument("--train_per_class", type=int, default=None, help="training images per class (default all)")
     p.add_argument("--test_per_class", type=int, default=None, help="test images per class (default all)")
 
-    p = sub.add_parser("report", help="summary.json/.md, hp_curves.png and retrieval_examples.png")
+    p = sub.add_parser("report", help="summary.json/.md, hp_curves.png and retrieval_examples.png",
+                       formatter_class=cli.HelpFormatter)
     p.add_argument("--dataset", required=True, help="dataset name (as for the other scripts)")
     p.add_argument("--data_root", default=None, help="dataset root directory")
-    p.add_argument("--hierarchy", required=True, help="parent-child file of the class hierarchy (integer ids)")
+    cli.add_hierarchy_arguments(p, required=True)
     p.add_argument("--classes_from", default=None,
                    help="class embedding file whose ind2label gives the hierarchy id of each class index")
     p.add_argument("--feat", action="append", default=[], metavar="LABEL=PATH",
@@ -384,53 +367,65 @@ def build_parser():
     p.add_argument("--metrics", action="append", default=[], metavar="JSON",
                    help="{label: {metric: value}} JSON from evaluate_retrieval.py or "
                         "evaluate_classification_accuracy.py (repeatable)")
-    p.add_argument("--table", action="append", default=[], metavar="TXT",
-                   help="the printed output of evaluate_classification_accuracy.py (repeatable)")
+    p.add_argument("--hp_csv", required=True, metavar="CSV",
+                   help="HP@k curves (LCS_HEIGHT) from evaluate_retrieval.py --csv")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--num_queries", type=int, default=6, help="query images in retrieval_examples.png")
     p.add_argument("--top_k", type=int, default=10, help="results per query in retrieval_examples.png")
     p.add_argument("--plot_max", type=int, default=250,
-                   help="last k of the HP@k curves (their legend gives the AHP up to it)")
+                   help="last k of the HP@k curves (the legend gives AHP@plot_max where --metrics has it)")
     p.add_argument("--caption", default=None, help="line above the Markdown table")
     p.add_argument("--seed", type=int, default=0, help="seed of the query choice")
     return parser
 
 
+def hp_curves(csv_ks, csv_curves, labels, metric_tables=(), plot_max=None, prec_type="LCS_HEIGHT"):
+    """{method: (ks, HP@k values[, AHP@plot_max])} for plot_hp_curves, from read_hp_csv's output.
+
+    The AHP of the legend is looked up in `metric_tables` ({label: {metric: value}}) under
+    "AHP@{plot_max} ({prec_type})"; left out where none has it. UsageError for a method the CSV lacks.
+    """
+    last = len(csv_ks) if plot_max is None else min(plot_max, len(csv_ks))
+    curves = {}
+    for label in labels:
+        if label not in csv_curves:
+            raise cli.UsageError("no HP@k curve of {!r} in the CSV (it has {})".format(label, ", ".join(csv_curves)))
+        curve = (csv_ks[:last], csv_curves[label][:last])
+        ahp = [t[label]["AHP@{} ({})".format(last, prec_type)] for t in metric_tables
+               if "AHP@{} ({})".format(last, prec_type) in t.get(label, {})]
+        curves[label] = curve + ((ahp[0],) if ahp and ahp[0] is not None else ())
+    return curves
+
+
 def run_report(args):
     if not args.feat:
-        raise ValueError("give at least one --feat LABEL=PATH")
+        raise cli.UsageError("give at least one --feat LABEL=PATH")
     if args.num_queries < 1 or args.top_k < 1 or args.plot_max < 1:
-        raise ValueError("--num_queries, --top_k and --plot_max must be positive")
+        raise cli.UsageError("--num_queries, --top_k and --plot_max must be positive")
     features = {}
     for item in args.feat:
         label, path = _label_value(item, "--feat")
         features[label] = utils.load_features(path)[1]
-    tables = [load_metrics_json(path) for path in args.metrics] + [load_metric_table(path) for path in args.table]
+    tables = [load_metrics_json(path) for path in args.metrics]
     summary = build_summary(*tables, labels=list(features))
+    csv_ks, csv_curves = read_hp_csv(args.hp_csv)
+    curves = hp_curves(csv_ks, csv_curves, list(features), tables, args.plot_max)
 
-    from class_hierarchy import ClassHierarchy
     from datasets import get_data_generator  # imports keras: only after the cheap checks
 
-    classes = None
-    if args.classes_from:
-        classes = utils.load_class_embedding(args.classes_from)["ind2label"]
+    classes = utils.load_class_embedding(args.classes_from)["ind2label"] if args.classes_from else None
+    hierarchy = cli.load_hierarchy(args.hierarchy, args.is_a, args.str_ids)
     data = get_data_generator(args.dataset, args.data_root, classes=classes)
     labels = np.asarray(data.labels_test)
     for label, feat in features.items():
         if len(feat) != len(labels):
-            raise ValueError("--feat {}: {} feature vectors, but {} has {} test images".format(
+            raise cli.UsageError("--feat {}: {} feature vectors, but {} has {} test images".format(
                 label, len(feat), args.dataset, len(labels)))
-    class_ids = list(classes) if classes is not None else list(data.classes)
-    hierarchy = ClassHierarchy.from_file(args.hierarchy, id_type=int)
+    class_ids = cli.class_ids(data, hierarchy=hierarchy, source=args.hierarchy)
     names = [str(n) for n in getattr(data, "label_names", class_ids)]
 
     os.makedirs(args.out, exist_ok=True)
     written = list(write_summary(args.out, summary, args.caption))
-
-    # Dense at small k (where the curves change fast) and evenly spread up to plot_max.
-    ks = np.unique(np.concatenate([np.geomspace(1, args.plot_max, 40), np.linspace(1, args.plot_max, 40)]).round())
-    ks = ks.astype(int)
-    curves = {label: (ks, *hp_curve(feat, labels, hierarchy, class_ids, ks)) for label, feat in features.items()}
     written.append(os.path.join(args.out, "hp_curves.png"))
     plot_hp_curves(written[-1], curves, title="{}: hierarchical precision at k".format(args.dataset))
 
@@ -447,8 +442,8 @@ def run_report(args):
 
 
 def main(argv=None):
-    with utils.cli_errors():
-        args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
+    with cli.cli_errors():
         if args.command == "subset":
             num_train, num_test = write_fashion_mnist_subset(args.source, args.out, args.train_per_class,
                                                              args.test_per_class)

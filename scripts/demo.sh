@@ -115,7 +115,7 @@ STEP_START=$SECONDS
 "$PYTHON" evaluate_retrieval.py "${DATA_ARGS[@]}" --hierarchy "$HIERARCHY" --classes_from "$EMBEDDING" \
     --feat "$OUT/semantic.features.pickle" --label "Semantic Embeddings" \
     --feat "$OUT/classification.features.pickle" --label "Classification" \
-    --clip_ahp 250 --json "$OUT/retrieval.json" | tee "$OUT/retrieval.txt"
+    --clip_ahp 250 --json "$OUT/retrieval.json" --csv "$OUT/hp.csv" | tee "$OUT/retrieval.txt"
 step_done "3a. retrieval evaluation"
 
 echo "== 3b. Classification accuracy (class scores of the prob layers)"
@@ -123,14 +123,14 @@ STEP_START=$SECONDS
 "$PYTHON" evaluate_classification_accuracy.py "${DATA_ARGS[@]}" --hierarchy "$HIERARCHY" --classes_from "$EMBEDDING" \
     --model "$OUT/semantic.keras" --layer prob --prob_features yes --label "Semantic Embeddings" \
     --model "$OUT/classification.keras" --layer "$BASELINE_LAYER" --prob_features yes --label "Classification" \
-    | tee "$OUT/accuracy.txt"
+    --json "$OUT/accuracy.json" | tee "$OUT/accuracy.txt"
 step_done "3b. classification evaluation"
 
 echo "== 4. Summary and figures"
 STEP_START=$SECONDS
 "$PYTHON" demo_report.py report "${DATA_ARGS[@]}" --hierarchy "$HIERARCHY" --classes_from "$EMBEDDING" \
     --feat "Semantic Embeddings=$OUT/semantic.features.pickle" --feat "Classification=$OUT/classification.features.pickle" \
-    --metrics "$OUT/retrieval.json" --table "$OUT/accuracy.txt" --out "$OUT" \
+    --metrics "$OUT/retrieval.json" --metrics "$OUT/accuracy.json" --hp_csv "$OUT/hp.csv" --out "$OUT" \
     --caption "$DATASET test set, $EPOCHS epochs per model (scripts/demo.sh)"
 step_done "4. report"
 echo "total: $((SECONDS - START)) s" | tee -a "$OUT/timing.txt"

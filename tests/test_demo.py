@@ -91,19 +91,26 @@ def test_summary_table():
         D.build_summary(retrieval)
 
 
-def test_parse_metric_table_reads_evaluate_classification_output(capsys):
-    from evaluate_classification_accuracy import print_performance
+def test_read_hp_csv_round_trip_and_bad_files(tmp_path):
+    from evaluate_retrieval import write_csv
 
-    perf = {"Semantic Embeddings": {"Accuracy": 0.91234, "Avg. Accuracy": 0.5},
-            "A | B": {"Accuracy": 0.25, "Top-5 Accuracy": 1.0, "Avg. Accuracy": 0.0}}
-    print_performance(perf, ["Accuracy", "Top-5 Accuracy", "Avg. Accuracy"])
-    table = D.parse_metric_table("-- noise --\n" + capsys.readouterr().out)
-    assert table == {"Semantic Embeddings": {"Accuracy": 0.9123, "Avg. Accuracy": 0.5},
-                     "A | B": {"Accuracy": 0.25, "Top-5 Accuracy": 1.0, "Avg. Accuracy": 0.0}}
-    with pytest.raises(ValueError, match="no metric table"):
-        D.parse_metric_table("Accuracy: 0.5\n")
-    with pytest.raises(ValueError, match="malformed value"):
-        D.parse_metric_table(" | Accuracy\n----\nx | 0.5x\n")
+    perf = {"A": {"P@{} (LCS_HEIGHT)".format(k): k / 10 for k in range(1, 6)},
+            "B": {"P@{} (LCS_HEIGHT)".format(k): 1 - k / 10 for k in range(1, 6)}}
+    write_csv(perf, str(tmp_path / "hp.csv"))
+    ks, curves = D.read_hp_csv(str(tmp_path / "hp.csv"))
+    assert ks.tolist() == [1, 2, 3, 4, 5] and list(curves) == ["A", "B"]
+    np.testing.assert_array_equal(curves["A"], [0.1, 0.2, 0.3, 0.4, 0.5])
+    tables = [{"A": {"AHP@3 (LCS_HEIGHT)": 0.7}}]
+    curves3 = D.hp_curves(ks, curves, ["B", "A"], tables, plot_max=3)
+    assert list(curves3) == ["B", "A"] and len(curves3["B"]) == 2 and curves3["A"][2] == 0.7
+    np.testing.assert_array_equal(curves3["A"][1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="no HP@k curve of 'C'"):
+        D.hp_curves(ks, curves, ["C"])
+    for text, message in (("x;A\n1;0.5\n", "expected a header"), ("k;A\n1;0.5x\n", "not a number"),
+                          ("k;A\n1;0.5;3\n", "expected 2 values"), ("k;A\n2;0.5\n", "not k = 1, 2")):
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            D.read_hp_csv(str(tmp_path / "bad.csv"))
 
 
 def brute_force_top(features, query, k):
@@ -140,17 +147,22 @@ def brute_force_hp(features, labels, similarity, k):
     return float(np.mean(values))
 
 
-def test_hp_curve_matches_definition(tmp_path):
+def test_hp_curves_of_the_csv_match_the_definition(tmp_path):
+    """The curves the report draws come from evaluate_retrieval.py --csv: HP@k as defined."""
+    import metrics
+    from evaluate_retrieval import write_csv
+
     hierarchy = ClassHierarchy.from_file(write_tree(str(tmp_path / "tree.txt")), id_type=int)
     rng = np.random.default_rng(4)
     labels = np.concatenate([np.arange(10), rng.integers(0, 10, 20)])
     features = rng.normal(size=(30, 3))
     similarity = D.class_similarity_matrix(hierarchy, range(10))
     assert similarity[0, 2] == pytest.approx(1 - 1 / 3) and similarity[0, 5] == 0 and similarity[5, 5] == 1
-    ks = [1, 3, 10]
-    curve, _ = D.hp_curve(features, labels, hierarchy, range(10), ks)
+    perf = metrics.retrieval_metrics(features, labels.tolist(), hierarchy, ks=list(range(1, 11)), compute_ap=False)
+    write_csv({"A": perf}, str(tmp_path / "hp.csv"))
+    ks, curves = D.read_hp_csv(str(tmp_path / "hp.csv"))
     expected = [brute_force_hp(features, labels, similarity, k) for k in ks]
-    np.testing.assert_allclose(curve, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(curves["A"], expected, rtol=0, atol=1e-9)
 
 
 def test_report_cli_end_to_end(tmp_path):
@@ -164,11 +176,14 @@ def test_report_cli_end_to_end(tmp_path):
     metrics = {"A": {"AHP@250 (LCS_HEIGHT)": 0.5, "P@10 (LCS_HEIGHT)": 0.4},
                "B": {"AHP@250 (LCS_HEIGHT)": 0.3, "P@10 (LCS_HEIGHT)": 0.2}}
     (tmp_path / "r.json").write_text(json.dumps(metrics))
-    (tmp_path / "c.txt").write_text("\n  | Accuracy | Avg. Accuracy\n-----\nA | 0.2500 | 0.3\nB | 0.1250 |     --\n\n")
+    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25, "Avg. Accuracy": 0.3},
+                                                 "B": {"Accuracy": 0.125}}))
+    (tmp_path / "hp.csv").write_text("k;A;B\n" + "".join("{};{};{}\n".format(k, 1 / k, 0.5) for k in range(1, 31)))
     out = tmp_path / "out"
     argv = ["report", "--dataset", "Fashion-MNIST", "--data_root", str(data), "--hierarchy", tree,
             "--feat", "A=" + str(tmp_path / "a.npz"), "--feat", "B=" + str(tmp_path / "b.pickle"),
-            "--metrics", str(tmp_path / "r.json"), "--table", str(tmp_path / "c.txt"),
+            "--metrics", str(tmp_path / "r.json"), "--metrics", str(tmp_path / "c.json"), "--hp_csv",
+            str(tmp_path / "hp.csv"),
             "--out", str(out), "--num_queries", "3", "--top_k", "5", "--plot_max", "20"]
     assert D.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -179,7 +194,7 @@ def test_report_cli_end_to_end(tmp_path):
         assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 5000
 
     # Bad input: one line on stderr, exit status 1, no traceback.
-    (tmp_path / "c.txt").write_text("  | Accuracy\n-----\nA | 0.2500\n")
+    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25}}))
     result = subprocess.run([sys.executable, os.path.join(REPO, "demo_report.py")] + argv,
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 1
