@@ -14,7 +14,7 @@ import numpy as np
 from models.layers import L2Normalize
 from models.methods import CLASSIFIER_HEAD, METHODS, ClassTargets, MethodContext
 from models.registry import build_network
-from models.schedules import InverseTimeDecaySGD
+from models.lr_callbacks import InverseTimeDecaySGD
 
 CLS_WEIGHT_DECAY = 5e-4
 

@@ -1,4 +1,8 @@
-"""Learning-rate schedules of the original release, as Keras callbacks, plus inverse-time decay.
+"""Learning-rate schedules of the original release: one table (`SCHEDULES`), formulas, arguments.
+
+This module imports no Keras (the training scripts' `--help` lists the schedules and their flags
+without starting TensorFlow); the callbacks it builds are in models/lr_callbacks.py. Adding a
+schedule = one `Schedule` entry in `SCHEDULES` (a `make` function and its `Argument`s) + its test.
 
 Every schedule is a pure function of the (absolute) epoch or iteration, so a run resumed with
 `initial_epoch` continues exactly where the interrupted one stopped.
@@ -12,26 +16,12 @@ Every schedule is a pure function of the (absolute) epoch or iteration, so a run
 """
 
 import bisect
+import dataclasses
+import inspect
 import math
+from typing import Callable
 
-import keras
-from keras import ops
-
-from models.layers import PACKAGE
-
-LR_SCHEDULES = ["SGD", "SGDR", "CLR", "ResNet-Schedule"]
-
-SCHEDULE_DEFAULTS = {
-    "sgd_patience": 10,
-    "sgd_min_lr": 1e-4,
-    "sgdr_base_len": 12,
-    "sgdr_mul": 2,
-    "sgdr_max_lr": 0.1,
-    "sgdr_min_lr": 1e-6,
-    "clr_step_len": 12,
-    "clr_min_lr": 1e-5,
-    "clr_max_lr": 0.1,
-}
+from models.methods import Argument
 
 # Epochs suggested by each schedule when --epochs is not given.
 SGD_PLATEAU_EPOCHS = 200
@@ -115,130 +105,18 @@ def parse_sgd_schedule(text):
 def sgd_schedule_learning_rate(points, epoch, current_lr):
     """Learning rate for the 0-based `epoch` from parsed `--sgd_schedule` points.
 
-    The last point at or before `epoch` decides; before the first point, or at a point without a
-    learning rate, the current learning rate is kept.
+    The last point with a learning rate at or before `epoch` decides (a trailing `EPOCH` without
+    `:LR` only sets the number of epochs, as in the original's parser); before the first such
+    point the current learning rate is kept.
     """
-    i = bisect.bisect_right([p[0] for p in points], epoch) - 1
-    if i < 0 or points[i][1] is None:
-        return float(current_lr)
-    return float(points[i][1])
+    with_rate = [p for p in points if p[1] is not None]
+    i = bisect.bisect_right([p[0] for p in with_rate], epoch) - 1
+    return float(current_lr) if i < 0 else float(with_rate[i][1])
 
 
-# ---------------------------------------------------------------------------
-# Callbacks
-# ---------------------------------------------------------------------------
-
-
-class EpochLearningRate(keras.callbacks.LearningRateScheduler):
-    """Sets the learning rate at the start of every epoch from `schedule(epoch, current_lr)`."""
-
-    def __init__(self, schedule, name=None, verbose=0):
-        super().__init__(schedule, verbose=verbose)
-        self.name = name
-
-
-class CyclicLR(keras.callbacks.Callback):
-    """Triangular cyclical learning rate, set before every batch (see `clr_learning_rate`).
-
-    The iteration counts batches since epoch 0, so resuming at `initial_epoch` continues the cycle.
-    """
-
-    def __init__(self, min_lr=1e-5, max_lr=0.1, step_size=2000):
-        super().__init__()
-        if step_size < 1:
-            raise ValueError("CLR step size must be at least one iteration, got {}".format(step_size))
-        self.min_lr, self.max_lr, self.step_size = min_lr, max_lr, step_size
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        steps = (self.params or {}).get("steps") or 0
-        iteration = self._epoch * steps + batch
-        self.model.optimizer.learning_rate = clr_learning_rate(iteration, self.min_lr, self.max_lr, self.step_size)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-
-
-def _schedule_value(schedule_args, name):
-    value = schedule_args.get(name)
-    return SCHEDULE_DEFAULTS[name] if value is None else value
-
-
-def get_lr_schedule(schedule, num_samples, batch_size, schedule_args=None):
-    """Callbacks for a learning-rate schedule and the number of epochs it suggests.
-
-    - schedule: 'SGD', 'SGDR', 'CLR' or 'ResNet-Schedule' (case-insensitive).
-    - num_samples, batch_size: size of the training set and of a batch (CLR counts iterations).
-    - schedule_args: dict with any of `sgd_patience` (10), `sgd_min_lr` (1e-4), `sgd_schedule`,
-      `sgdr_base_len` (12), `sgdr_mul` (2), `sgdr_max_lr` (0.1), `sgdr_min_lr` (1e-6),
-      `clr_step_len` (12 epochs per half cycle), `clr_min_lr` (1e-5), `clr_max_lr` (0.1); None
-      values take the defaults and other keys are ignored.
-
-    Returns `(callbacks, num_epochs)`.
-    """
-    args = dict(schedule_args or {})
-    name = str(schedule).lower()
-    if name == "sgd":
-        if args.get("sgd_schedule"):
-            points = parse_sgd_schedule(args["sgd_schedule"])
-            callback = EpochLearningRate(lambda epoch, lr: sgd_schedule_learning_rate(points, epoch, lr), name="SGD")
-            return [callback], points[-1][0] + 1
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            "val_loss",
-            patience=_schedule_value(args, "sgd_patience"),
-            min_delta=1e-4,
-            min_lr=_schedule_value(args, "sgd_min_lr"),
-            verbose=1,
-        )
-        return [plateau], SGD_PLATEAU_EPOCHS
-    if name == "sgdr":
-        base_len, mul = _schedule_value(args, "sgdr_base_len"), _schedule_value(args, "sgdr_mul")
-        max_lr, min_lr = _schedule_value(args, "sgdr_max_lr"), _schedule_value(args, "sgdr_min_lr")
-        if base_len < 1 or mul < 1:
-            raise ValueError("SGDR needs --sgdr_base_len >= 1 and --sgdr_mul >= 1, got {} and {}".format(base_len, mul))
-        callback = EpochLearningRate(lambda epoch, lr: sgdr_learning_rate(epoch, max_lr, min_lr, base_len, mul), name="SGDR")
-        return [callback], sgdr_num_epochs(base_len, mul)
-    if name == "clr":
-        step_len = _schedule_value(args, "clr_step_len")
-        step_size = step_len * max(1, num_samples // batch_size)
-        callback = CyclicLR(_schedule_value(args, "clr_min_lr"), _schedule_value(args, "clr_max_lr"), step_size)
-        return [callback], step_len * CLR_NUM_STEPS
-    if name == "resnet-schedule":
-        return [EpochLearningRate(lambda epoch, lr: resnet_learning_rate(epoch), name="ResNet-Schedule")], RESNET_EPOCHS
-    raise ValueError("unknown learning rate schedule {!r}; choose from {}".format(schedule, ", ".join(LR_SCHEDULES)))
-
-
-def add_lr_schedule_arguments(parser):
-    """Add the original's command-line arguments of all learning-rate schedules to `parser`."""
-    group = parser.add_argument_group("Parameters for --lr_schedule=SGD")
-    group.add_argument("--sgd_patience", type=int, default=None, help="Patience of learning rate reduction in epochs.")
-    group.add_argument("--sgd_lr", type=float, default=0.1, help="Initial learning rate.")
-    group.add_argument("--sgd_min_lr", type=float, default=None, help="Minimum learning rate.")
-    group.add_argument(
-        "--sgd_schedule",
-        type=str,
-        default=None,
-        help="Comma-separated list of `epoch:lr` pairs, defining a learning rate schedule. "
-        "The total number of epochs can be appended to this list, separated by a comma as well.",
-    )
-    group = parser.add_argument_group("Parameters for --lr_schedule=SGDR")
-    group.add_argument("--sgdr_base_len", type=int, default=None, help="Length of first cycle in epochs.")
-    group.add_argument("--sgdr_mul", type=int, default=None, help="Multiplier for cycle length after each cycle.")
-    group.add_argument("--sgdr_max_lr", type=float, default=None, help="Maximum learning rate.")
-    group = parser.add_argument_group("Parameters for --lr_schedule=CLR")
-    group.add_argument("--clr_step_len", type=int, default=None, help="Length of each step in epochs.")
-    group.add_argument("--clr_min_lr", type=float, default=None, help="Minimum learning rate.")
-    group.add_argument("--clr_max_lr", type=float, default=None, help="Maximum learning rate.")
-    return parser
-
-
-# ---------------------------------------------------------------------------
-# SGD with the inverse-time decay of Keras 2 (`--max_decay`)
-# ---------------------------------------------------------------------------
+def sgd_schedule_epochs(points):
+    """The number of epochs of a parsed `--sgd_schedule`: its largest (1-based) epoch."""
+    return max(p[0] for p in points) + 1
 
 
 def inverse_time_decay(max_decay, steps_per_epoch, epochs):
@@ -254,25 +132,152 @@ def inverse_time_decay(max_decay, steps_per_epoch, epochs):
     return (1.0 / max_decay - 1.0) / max(1, steps_per_epoch * epochs)
 
 
-@keras.saving.register_keras_serializable(package=PACKAGE)
-class InverseTimeDecaySGD(keras.optimizers.SGD):
-    """SGD whose step size is `learning_rate / (1 + decay * iterations)` (Keras 2's `decay`).
 
-    The decay is applied inside the update step, so `learning_rate` stays the base rate that the
-    schedule callbacks set and read, as in Keras 2.
+
+# ---------------------------------------------------------------------------
+# The table of schedules: name -> callbacks, suggested epochs, command-line arguments
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """One learning-rate schedule.
+
+    make(num_samples, batch_size, **arguments) -> (callbacks, suggested number of epochs), where
+    `arguments` are the values of `arguments` by name (None: the documented default).
     """
 
-    def __init__(self, learning_rate=0.01, decay=0.0, **kwargs):
-        super().__init__(learning_rate=learning_rate, **kwargs)
-        self.decay = float(decay)
+    name: str
+    make: Callable
+    arguments: tuple = ()
 
-    def update_step(self, gradient, variable, learning_rate):
-        if self.decay:
-            step = ops.cast(self.iterations, "float32")
-            learning_rate = ops.cast(learning_rate, "float32") / (1.0 + self.decay * step)
-        return super().update_step(gradient, variable, learning_rate)
 
-    def get_config(self):
-        config = super().get_config()
-        config["decay"] = self.decay
-        return config
+def _sgd(num_samples, batch_size, sgd_patience=None, sgd_min_lr=None, sgd_schedule=None):
+    from models import lr_callbacks
+    from keras.callbacks import ReduceLROnPlateau
+
+    if sgd_schedule:
+        points = parse_sgd_schedule(sgd_schedule)
+        callback = lr_callbacks.EpochLearningRate(lambda epoch, lr: sgd_schedule_learning_rate(points, epoch, lr),
+                                                  name="SGD")
+        return [callback], sgd_schedule_epochs(points)
+    plateau = ReduceLROnPlateau("val_loss", patience=_or(sgd_patience, 10), min_delta=1e-4,
+                                min_lr=_or(sgd_min_lr, 1e-4), verbose=1)
+    return [plateau], SGD_PLATEAU_EPOCHS
+
+
+def _sgdr(num_samples, batch_size, sgdr_base_len=None, sgdr_mul=None, sgdr_max_lr=None, sgdr_min_lr=None):
+    from models import lr_callbacks
+
+    base_len, mul = _or(sgdr_base_len, 12), _or(sgdr_mul, 2)
+    max_lr, min_lr = _or(sgdr_max_lr, 0.1), _or(sgdr_min_lr, 1e-6)
+    if base_len < 1 or mul < 1:
+        raise ValueError("SGDR needs --sgdr_base_len >= 1 and --sgdr_mul >= 1, got {} and {}".format(base_len, mul))
+    callback = lr_callbacks.EpochLearningRate(lambda epoch, lr: sgdr_learning_rate(epoch, max_lr, min_lr, base_len, mul),
+                                              name="SGDR")
+    return [callback], sgdr_num_epochs(base_len, mul)
+
+
+def _clr(num_samples, batch_size, clr_step_len=None, clr_min_lr=None, clr_max_lr=None):
+    from models import lr_callbacks
+
+    step_len, min_lr, max_lr = _or(clr_step_len, 12), _or(clr_min_lr, 1e-5), _or(clr_max_lr, 0.1)
+    step_size = step_len * max(1, num_samples // batch_size)
+    if step_size < 1:
+        raise ValueError("CLR step size must be at least one iteration, got {}".format(step_size))
+    callback = lr_callbacks.BatchLearningRate(lambda iteration: clr_learning_rate(iteration, min_lr, max_lr, step_size),
+                                              name="CLR")
+    return [callback], step_len * CLR_NUM_STEPS
+
+
+def _resnet(num_samples, batch_size):
+    from models import lr_callbacks
+
+    return [lr_callbacks.EpochLearningRate(lambda epoch, lr: resnet_learning_rate(epoch), name="ResNet-Schedule")], \
+        RESNET_EPOCHS
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+SCHEDULES = {
+    "sgd": Schedule("SGD", _sgd, (
+        Argument("--sgd_patience", int, None, "Patience of learning rate reduction in epochs (default: 10).",
+                 metavar="EPOCHS"),
+        Argument("--sgd_min_lr", float, None, "Minimum learning rate (default: 1e-4).", metavar="LR"),
+        Argument("--sgd_schedule", str, None,
+                 "Comma-separated list of `epoch:lr` pairs, defining a learning rate schedule (1-based epochs, e.g. "
+                 "1:0.1,31:0.01,41:0.001,50). The total number of epochs can be appended to this list, separated by "
+                 "a comma as well. Replaces the reduction on plateaus.", metavar="SCHEDULE"),
+    )),
+    "sgdr": Schedule("SGDR", _sgdr, (
+        Argument("--sgdr_base_len", int, None, "Length of first cycle in epochs (default: 12).", metavar="EPOCHS"),
+        Argument("--sgdr_mul", int, None, "Multiplier for cycle length after each cycle (default: 2).",
+                 metavar="FACTOR"),
+        Argument("--sgdr_max_lr", float, None, "Maximum learning rate (default: 0.1).", metavar="LR"),
+    )),
+    "clr": Schedule("CLR", _clr, (
+        Argument("--clr_step_len", int, None, "Length of each step in epochs (default: 12).", metavar="EPOCHS"),
+        Argument("--clr_min_lr", float, None, "Minimum learning rate (default: 1e-5).", metavar="LR"),
+        Argument("--clr_max_lr", float, None, "Maximum learning rate (default: 0.1).", metavar="LR"),
+    )),
+    "resnet-schedule": Schedule("ResNet-Schedule", _resnet),
+}
+LR_SCHEDULES = [schedule.name for schedule in SCHEDULES.values()]
+
+# The defaults of the schedules' arguments (None on the command line means these).
+SCHEDULE_DEFAULTS = {"sgd_patience": 10, "sgd_min_lr": 1e-4, "sgdr_base_len": 12, "sgdr_mul": 2, "sgdr_max_lr": 0.1,
+                     "sgdr_min_lr": 1e-6, "clr_step_len": 12, "clr_min_lr": 1e-5, "clr_max_lr": 0.1}
+
+
+def get_schedule(name):
+    """The `Schedule` called `name` (case-insensitive); ValueError listing the names otherwise."""
+    try:
+        return SCHEDULES[str(name).lower()]
+    except KeyError:
+        raise ValueError("unknown learning rate schedule {!r}; choose from {}".format(
+            name, ", ".join(LR_SCHEDULES))) from None
+
+
+def get_lr_schedule(schedule, num_samples, batch_size, schedule_args=None):
+    """Callbacks for a learning-rate schedule and the number of epochs it suggests.
+
+    - schedule: 'SGD', 'SGDR', 'CLR' or 'ResNet-Schedule' (case-insensitive).
+    - num_samples, batch_size: size of the training set and of a batch (CLR counts iterations).
+    - schedule_args: dict with any of `sgd_patience` (10), `sgd_min_lr` (1e-4), `sgd_schedule`,
+      `sgdr_base_len` (12), `sgdr_mul` (2), `sgdr_max_lr` (0.1), `sgdr_min_lr` (1e-6),
+      `clr_step_len` (12 epochs per half cycle), `clr_min_lr` (1e-5), `clr_max_lr` (0.1); None
+      values take the defaults and other keys are ignored.
+
+    Returns `(callbacks, num_epochs)`.
+    """
+    entry = get_schedule(schedule)
+    args = dict(schedule_args or {})
+    names = [n for n in inspect.signature(entry.make).parameters if n not in ("num_samples", "batch_size")]
+    return entry.make(num_samples, batch_size, **{n: args.get(n) for n in names})
+
+
+def add_lr_schedule_arguments(parser):
+    """Add the original's command-line arguments of all learning-rate schedules to `parser`."""
+    for key, entry in SCHEDULES.items():
+        if not entry.arguments:
+            continue
+        group = parser.add_argument_group("Parameters for --lr_schedule={}".format(entry.name))
+        if key == "sgd":  # the initial rate of every schedule that does not set its own (the original's place)
+            group.add_argument("--sgd_lr", type=float, default=0.1, metavar="LR", help="Initial learning rate.")
+        for argument in entry.arguments:
+            argument.add_to(group)
+    return parser
+
+
+# The Keras classes of the schedules (models/lr_callbacks.py), importable from here as before.
+_KERAS_NAMES = ("EpochLearningRate", "BatchLearningRate", "InverseTimeDecaySGD")
+
+
+def __getattr__(name):
+    if name in _KERAS_NAMES:
+        from models import lr_callbacks
+
+        return getattr(lr_callbacks, name)
+    raise AttributeError("module 'models.schedules' has no attribute {!r}".format(name))

@@ -60,7 +60,8 @@ def test_clr_triangle_by_hand():
     callbacks, epochs = S.get_lr_schedule("clr", 1050, 100)
     assert epochs == 240
     (clr,) = callbacks
-    assert (clr.min_lr, clr.max_lr, clr.step_size) == (1e-5, 0.1, 12 * 10)
+    # min 1e-5, max 0.1, step size 12 * 10 iterations
+    assert [clr.schedule(i) for i in (0, 60, 120, 180, 240)] == pytest.approx([1e-5, 0.050005, 0.1, 0.050005, 1e-5])
 
 
 def test_resnet_schedule_by_hand():
@@ -79,9 +80,19 @@ def test_sgd_schedule_string():
     assert rates == [0.1] * 30 + [0.01] * 10 + [0.001] * 10
     _, epochs = S.get_lr_schedule("SGD", 100, 10, {"sgd_schedule": "1:0.1,31:0.01,41:0.001,50"})
     assert epochs == 50
-    # Before the first point, and at a point without a rate, the current rate is kept.
+    # Before the first point the current rate is kept; a point without a rate only sets the epochs,
+    # so the last rate given stays (also for a run resumed there, whose current rate is the initial one).
     late = S.parse_sgd_schedule("5:0.2,8")
-    assert [S.sgd_schedule_learning_rate(late, e, 0.3) for e in (0, 3, 4, 7, 9)] == [0.3, 0.3, 0.2, 0.3, 0.3]
+    assert [S.sgd_schedule_learning_rate(late, e, 0.3) for e in (0, 3, 4, 7, 9)] == [0.3, 0.3, 0.2, 0.2, 0.2]
+
+
+def test_sgd_schedule_epoch_without_rate_at_the_last_point():
+    """Issue 12 #10: `1:0.1,2:0.05,3:0.02,3` runs epoch 3 at 0.02 and trains 3 epochs (the original's parser
+    sorted `(2, None)` before `(2, 0.02)`, so the rate of epoch 3 won)."""
+    points = S.parse_sgd_schedule("1:0.1,2:0.05,3:0.02,3")
+    assert [S.sgd_schedule_learning_rate(points, e, 7.0) for e in range(3)] == [0.1, 0.05, 0.02]
+    assert S.get_lr_schedule("SGD", 100, 10, {"sgd_schedule": "1:0.1,2:0.05,3:0.02,3"})[1] == 3
+    assert S.get_lr_schedule("SGD", 100, 10, {"sgd_schedule": "3,1:0.1"})[1] == 3
 
 
 @pytest.mark.parametrize("text", ["", "a:0.1", "1:0.1:3", "0:0.1", "3:-1", "2:nan"])
