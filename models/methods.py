@@ -326,3 +326,36 @@ register_method(TrainingMethod(
 ))
 
 CLASSIFICATION_LOSS = "crossentropy"  # the classification baseline of the scripts (BASELINE_LOSS)
+
+
+# ---------------------------------------------------------------------------
+# Hierarchy-aware classifiers (Bertinetto et al., "Making Better Mistakes", CVPR 2020)
+# ---------------------------------------------------------------------------
+
+
+def hierarchy_of(context, method_name):
+    """`(hierarchy, class_ids)` of the context; ValueError naming --hierarchy where the script gave none."""
+    if context.hierarchy is None:
+        raise ValueError("--loss {} needs the class hierarchy: pass --hierarchy FILE".format(method_name))
+    if context.class_ids is None:
+        raise ValueError("--loss {}: the hierarchy ids of the dataset's classes are unknown".format(method_name))
+    return context.hierarchy, list(context.class_ids)
+
+
+def _hxe_loss(context, hxe_alpha):
+    from models.hierarchical_losses import hxe_loss
+
+    return hxe_loss(*hierarchy_of(context, "hxe"), hxe_alpha)
+
+
+register_method(TrainingMethod(
+    name="hxe",
+    description="Hierarchical cross-entropy of Bertinetto et al. (CVPR 2020): the softmax classifier prob, its "
+                "class probability factorized along the tree path, -log p(node | parent) weighted by "
+                "exp(-alpha * depth of the node); needs --embedding onehot and a tree --hierarchy.",
+    targets=onehot_targets, head="prob", loss=_hxe_loss,
+    metrics=classification_metrics, monitor="acc", onehot_only=True, classifier_head=False, needs_hierarchy=True,
+    arguments=(Argument("--hxe_alpha", float, 0.1, "Decay of the HXE edge weights with the depth (>= 0; 0: "
+                        "cross-entropy; larger: coarser mistakes preferred; the paper sweeps 0.1-0.9).",
+                        metavar="ALPHA"),),
+))
