@@ -317,12 +317,23 @@ register_method(TrainingMethod(
     targets=class_embedding_targets, head="softmax", loss=_loss_function("inv_correlation"),
     metrics=classification_metrics, monitor="acc",
 ))
+def _smoothed_onehot_targets(context, label_smoothing=0.0, **_):
+    """One-hot vectors, smoothed as the original's learn_classifier.py (see models.target_distributions)."""
+    if not label_smoothing:
+        return onehot_targets(context)
+    from models.target_distributions import smoothed_onehot_matrix
+
+    return smoothed_onehot_matrix(context.num_classes, label_smoothing)
+
+
 register_method(TrainingMethod(
     name="crossentropy",
     description="A plain softmax classifier (output layer prob) trained with categorical cross-entropy: the "
                 "classification baseline; needs --embedding onehot.",
-    targets=onehot_targets, head="prob", loss=_categorical_crossentropy,
+    targets=_smoothed_onehot_targets, head="prob", loss=_categorical_crossentropy,
     metrics=classification_metrics, monitor="acc", onehot_only=True, classifier_head=False,
+    arguments=(Argument("--label_smoothing", float, 0.0, "Label smoothing as the original's learn_classifier.py: "
+                        "the true class gets 1 - EPS, every other class EPS / (classes - 1).", metavar="EPS"),),
 ))
 
 CLASSIFICATION_LOSS = "crossentropy"  # the classification baseline of the scripts (BASELINE_LOSS)
@@ -358,4 +369,22 @@ register_method(TrainingMethod(
     arguments=(Argument("--hxe_alpha", float, 0.1, "Decay of the HXE edge weights with the depth (>= 0; 0: "
                         "cross-entropy; larger: coarser mistakes preferred; the paper sweeps 0.1-0.9).",
                         metavar="ALPHA"),),
+))
+
+
+def _soft_label_targets(context, soft_labels_beta):
+    from models.target_distributions import soft_label_matrix
+
+    return soft_label_matrix(*hierarchy_of(context, "soft_labels"), soft_labels_beta)
+
+
+register_method(TrainingMethod(
+    name="soft_labels",
+    description="Soft labels of Bertinetto et al. (CVPR 2020): the softmax classifier prob trained with "
+                "cross-entropy against targets proportional to exp(-beta * LCA height / its maximum); needs "
+                "--embedding onehot and --hierarchy.",
+    targets=_soft_label_targets, head="prob", loss=_categorical_crossentropy,
+    metrics=classification_metrics, monitor="acc", onehot_only=True, classifier_head=False, needs_hierarchy=True,
+    arguments=(Argument("--soft_labels_beta", float, 10.0, "Hardness of the soft labels (>= 0; 0: uniform, larger: "
+                        "closer to one-hot; the paper sweeps 4-30).", metavar="BETA"),),
 ))
