@@ -32,10 +32,11 @@ class CarsGenerator(FileDatasetGenerator):
     Defaults as the original: resize to 512, 448x448 crops, random erasing (p=0.5).
     """
 
+    default_randerase_params = FINE_GRAINED_RANDERASE_PARAMS
+
     def __init__(self, root_dir, classes=None, annotation_file="cars_annos.mat", cropsize=(448, 448),
                  default_target_size=512, randzoom_range=None, randerase_prob=0.5, randerase_params=None,
                  mean=CARS_MEAN, std=CARS_STD, **kwargs):
-        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from utils import atomic_write, safe_pickle_load
 
-from .common import ArrayDatasetGenerator, select_classes
+from .arrays import ArrayDatasetGenerator, select_classes, split_labels
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CIFAR10_TRAIN_FILES = ["data_batch_{}".format(i) for i in range(1, 6)]
@@ -67,6 +67,19 @@ def load_cifar(root_dir, cifar10=False):
         X_train, y_train = read_cifar_batch(os.path.join(root_dir, "train"), "fine_labels")
         X_test, y_test = read_cifar_batch(os.path.join(root_dir, "test"), "fine_labels")
     return X_train, y_train, X_test, y_test
+
+
+def cifar_split_labels(root_dir, split, classes=None, reenumerate=False, cifar10=False):
+    """`(labels, class_ids)` of the "train" or "test" split, reading only that split's file(s)."""
+    if not os.path.isdir(root_dir):
+        raise ValueError("{}: CIFAR root directory not found".format(root_dir))
+    if cifar10:
+        files = CIFAR10_TRAIN_FILES if split == "train" else ["test_batch"]
+        y = np.concatenate([read_cifar_batch(os.path.join(root_dir, fn))[1] for fn in files])
+    else:
+        y = read_cifar_batch(os.path.join(root_dir, split), "fine_labels")[1]
+    name = "{} at {}".format("CIFAR-10" if cifar10 else "CIFAR-100", root_dir)
+    return split_labels(y, classes, reenumerate, name)
 
 
 class CifarGenerator(ArrayDatasetGenerator):

@@ -8,7 +8,7 @@ integers 0..16 stored as uint8 (normalization uses the training set's mean and s
 
 import numpy as np
 
-from .common import ArrayDatasetGenerator, select_classes
+from .arrays import ArrayDatasetGenerator, select_classes
 
 DIGITS_TEST_SIZE = 300
 DIGITS_SPLIT_SEED = 0

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .common import ArrayDatasetGenerator, select_classes
+from .arrays import ArrayDatasetGenerator, select_classes, split_labels
 
 FASHION_MNIST_ROOT = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_CLASSES = [
@@ -61,6 +61,15 @@ def load_fashion_mnist(root=FASHION_MNIST_ROOT):
             raise ValueError("{}: {} images of shape {} but {} labels".format(root, split, images.shape, len(labels)))
         arrays += [images[..., None], labels]
     return tuple(arrays)
+
+
+def fashion_mnist_split_labels(root=None, split="test", classes=None, reenumerate=True):
+    """`(labels, class_ids)` of the "train" or "test" split, reading only its label file."""
+    root = root or FASHION_MNIST_ROOT
+    if not os.path.isdir(root):
+        raise ValueError("{}: Fashion-MNIST directory not found (install the dataset-fashion-mnist package?)".format(root))
+    y = read_idx(_find(root, "{}-labels-idx1-ubyte".format("train" if split == "train" else "t10k")))
+    return split_labels(y, classes, reenumerate, "Fashion-MNIST at {}".format(root))
 
 
 class FashionMNISTGenerator(ArrayDatasetGenerator):

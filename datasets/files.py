@@ -16,68 +16,48 @@ import numpy as np
 import PIL.Image
 
 from . import augment as aug
-from .common import DataSequence, check_classes_present, flow, normalize_class_list
+from .base import DatasetGenerator, check_class_balance, check_classes_present, normalize_class_list
+from .cache import fingerprint, read_json, write_json
+from .images import (  # noqa: F401  (load_image, scaled_size, list_images, IMAGE_EXTENSIONS: the old home)
+    DECODE_ERRORS, IMAGE_EXTENSIONS, file_channel_stats, list_images, load_image, pair, scaled_size)
 
-try:
-    from tqdm import tqdm
-except ImportError:  # pragma: no cover
-    def tqdm(iterable, **kwargs):
-        return iterable
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 DEFAULT_RANDERASE_PARAMS = {"sl": 0.02, "sh": 0.4, "r1": 0.3, "r2": 1.0 / 0.3}
 # NABirds, CUB, Cars, Flowers and sub-directory datasets erase smaller areas (as the original).
 FINE_GRAINED_RANDERASE_PARAMS = {"sl": 0.02, "sh": 0.3, "r1": 0.3, "r2": 1.0 / 0.3}
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError)
 
 
-def _pair(size, name):
-    """An int or a pair -> (width, height) of ints."""
-    if isinstance(size, (int, np.integer)):
-        return int(size), int(size)
-    try:
-        width, height = (int(s) for s in size)
-    except (TypeError, ValueError):
-        raise ValueError("{} must be an int or a pair (width, height), got {!r}".format(name, size)) from None
-    return width, height
+def sizes_for_image_size(image_size, cropsize, default_target_size, randzoom_range):
+    """(cropsize, default_target_size, randzoom_range) for square crops of side `image_size`.
 
-
-def scaled_size(image_size, target_size):
-    """(width, height) after resizing an image of `image_size` to `target_size`.
-
-    An int target is the length of the shorter side (aspect ratio kept); a pair is (width, height).
+    The dataset's own proportions are kept: images are resized by the factor that turns its crop
+    width into `image_size` (resize 256 / crop 224 becomes resize 73 / crop 64 for `image_size=64`);
+    a dataset that keeps the images' size (-1) resizes their shorter side to `image_size`. Random
+    scale ranges in pixels scale with it; relative ones stay.
     """
-    width, height = image_size
-    if isinstance(target_size, (int, np.integer)):
-        if width < height:
-            return int(target_size), max(1, int(round(height * target_size / width)))
-        return max(1, int(round(width * target_size / height))), int(target_size)
-    return _pair(target_size, "target_size")
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError("image_size must be a positive integer, got {!r}".format(image_size))
+    size = int(image_size)
+    factor = size / pair(cropsize, "cropsize")[0] if cropsize is not None else 1.0
+
+    def scaled(value):
+        return max(size, int(round(value * factor)))
+
+    if isinstance(default_target_size, (int, np.integer)):
+        target = size if default_target_size <= 0 or cropsize is None else scaled(default_target_size)
+    else:
+        target = tuple(scaled(s) for s in pair(default_target_size, "default_target_size"))
+    if randzoom_range is not None and all(isinstance(v, (int, np.integer)) for v in randzoom_range):
+        randzoom_range = tuple(scaled(v) for v in randzoom_range)
+    return (size, size), target, randzoom_range
 
 
-def load_image(path, target_size=-1):
-    """Decode an image file as RGB PIL image, resized to `target_size` (-1: original size).
-
-    JPEGs that are shrunk by at least half are decoded in draft mode at the smallest DCT scale that
-    is still at least as large as the target.
-    """
-    img = PIL.Image.open(path)
-    if target_size is not None and not (isinstance(target_size, (int, np.integer)) and target_size <= 0):
-        size = scaled_size(img.size, target_size)
-        if img.format == "JPEG" and size[0] * 2 <= img.size[0] and size[1] * 2 <= img.size[1]:
-            img.draft("RGB", size)
-        img = img.convert("RGB")
-        if img.size != size:
-            img = img.resize(size, PIL.Image.BILINEAR)
-        return img
-    return img.convert("RGB")
-
-
-class FileDatasetGenerator:
+class FileDatasetGenerator(DatasetGenerator):
     """Base class of datasets given as image files (the original `FileDatasetGenerator`).
 
     Subclasses fill `classes`, `class_indices`, `train_img_files`, `test_img_files`, `_train_labels`,
-    `_test_labels` and call `_compute_stats(mean, std)`.
+    `_test_labels` (via `_set_classes`) and call `_finish(mean, std)`. Channel statistics not given
+    are computed from the training images when first needed (cached in `stats_cache` if a subclass
+    sets that path).
 
     Arguments:
         root_dir: root directory of the dataset.
@@ -90,10 +70,17 @@ class FileDatasetGenerator:
         distort_colors: random colour distortion for training images.
         colordistort_params: keyword arguments of `augment.distort_color`.
         randerase_prob: probability of random erasing (applied to the crop).
-        randerase_params: `sl`, `sh` (area fraction range), `r1`, `r2` (aspect ratio range).
+        randerase_params: `sl`, `sh` (area fraction range), `r1`, `r2` (aspect ratio range); None: the
+            class's `default_randerase_params`.
         color_mode: "rgb" or "bgr" (batches in BGR order; `mean`/`std` are always given in RGB).
         train_repeats: passes over the training images per epoch of `train_sequence`.
+        image_size: square crops of this side, the resize scaled alike (see `sizes_for_image_size`);
+            None: `cropsize` and `default_target_size` as given.
+        class_balance: "oversample" (smaller classes repeated in every training epoch) or None.
     """
+
+    default_randerase_params = DEFAULT_RANDERASE_PARAMS
+    stats_cache = None
 
     def __init__(
         self,
@@ -108,14 +95,19 @@ class FileDatasetGenerator:
         randerase_params=None,
         color_mode="rgb",
         train_repeats=1,
+        image_size=None,
+        class_balance=None,
     ):
         if root_dir is None or not os.path.isdir(root_dir):
             raise ValueError("{}: dataset root directory not found".format(root_dir))
-        self.root_dir = root_dir
-        self.cropsize = _pair(cropsize, "cropsize") if cropsize is not None else None
-        self.default_target_size = default_target_size
         if randzoom_range is not None and (len(randzoom_range) != 2 or randzoom_range[0] > randzoom_range[1]):
             raise ValueError("randzoom_range must be a pair (min, max), got {!r}".format(randzoom_range))
+        if image_size is not None:
+            cropsize, default_target_size, randzoom_range = sizes_for_image_size(
+                image_size, cropsize, default_target_size, randzoom_range)
+        self.root_dir = root_dir
+        self.cropsize = pair(cropsize, "cropsize") if cropsize is not None else None
+        self.default_target_size = default_target_size
         self.randzoom_range = randzoom_range
         self.randrot_max = float(randrot_max)
         self.distort_colors = bool(distort_colors)
@@ -123,11 +115,12 @@ class FileDatasetGenerator:
         if not 0.0 <= randerase_prob <= 1.0:
             raise ValueError("randerase_prob must be in [0, 1], got {!r}".format(randerase_prob))
         self.randerase_prob = float(randerase_prob)
-        self.randerase_params = dict(DEFAULT_RANDERASE_PARAMS, **(randerase_params or {}))
+        self.randerase_params = dict(DEFAULT_RANDERASE_PARAMS, **(randerase_params or self.default_randerase_params))
         if color_mode.lower() not in ("rgb", "bgr"):
             raise ValueError("color_mode must be 'rgb' or 'bgr', got {!r}".format(color_mode))
         self.color_mode = color_mode.lower()
         self.train_repeats = int(train_repeats)
+        self.class_balance = check_class_balance(class_balance)
         self.classes = []
         self.class_indices = {}
         self.train_img_files = []
@@ -135,7 +128,6 @@ class FileDatasetGenerator:
         self._train_labels = []
         self._test_labels = []
         self.corrupt_files = set()
-        self.mean = self.std = None
         warnings.filterwarnings("ignore", ".*[Cc]orrupt EXIF data.*", UserWarning)
 
     # --- set-up helpers for subclasses ------------------------------------------------
@@ -156,43 +148,48 @@ class FileDatasetGenerator:
         self.class_indices = {c: i for i, c in enumerate(self.classes)}
 
     def _finish(self, mean, std):
-        """Convert the file lists and labels, report the size, and set the channel statistics."""
+        """Convert the file lists and labels, report the size, and keep the channel statistics given
+        (those not given are computed when first needed)."""
         self._train_labels = np.asarray(self._train_labels, dtype=np.int64)
         self._test_labels = np.asarray(self._test_labels, dtype=np.int64)
         if self.num_train == 0:
             raise ValueError("{}: no training images found".format(self.root_dir))
         print("Found {} training and {} validation images from {} classes.".format(
             self.num_train, self.num_test, self.num_classes))
-        self._compute_stats(mean, std)
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(3)
+        self.std = None if std is None else self._checked_std(std)
+
+    @staticmethod
+    def _checked_std(std):
+        std = np.asarray(std, dtype=np.float32).reshape(3)
+        if np.any(std <= 0):
+            raise ValueError("channel standard deviations must be positive, got {}".format(std))
+        return std
 
     def _compute_stats(self, mean=None, std=None):
-        """Store the channel mean and std (RGB, 0..255); compute what is not given from the training images.
+        """Set the channel statistics (RGB, 0..255), computing those not given now (the original's name)."""
+        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32).reshape(3)
+        self.std = None if std is None else self._checked_std(std)
+        self._ensure_stats()
 
-        As the original: the mean of the per-image channel means, and the square root of the sum of
-        per-image mean squared deviations divided by (number of images - 1). Unreadable images are
-        reported and left out.
+    def _channel_stats(self, mean=None):
+        """The mean of the per-image channel means and the original's pooled std of the training images.
+
+        With `stats_cache` set, statistics computed from the same training file list are reused.
         """
-        if mean is None:
-            image_means = [img.mean(axis=(0, 1)) for img in self._training_images("Computing channel mean")]
-            mean = np.mean(image_means, axis=0)
+        key = fingerprint(os.path.relpath(f, self.root_dir) for f in self.train_img_files)
+        cached = read_json(self.stats_cache) if self.stats_cache and mean is None else None
+        if cached is not None and cached.get("train_files") == key:
+            return cached["mean"], self._checked_std(cached["std"])
+        mean_given = mean is not None
+        mean, std = file_channel_stats(self.train_img_files, mean, on_error=self._report)
+        if not mean_given:
             print("Channel-wise mean:               {}".format(mean))
-        self.mean = np.asarray(mean, dtype=np.float32).reshape(3)
-        if std is None:
-            deviations = [np.mean((img - self.mean) ** 2, axis=(0, 1))
-                          for img in self._training_images("Computing channel variance")]
-            std = np.sqrt(np.sum(deviations, axis=0) / max(len(deviations) - 1, 1))
-            print("Channel-wise standard deviation: {}".format(std))
-        self.std = np.asarray(std, dtype=np.float32).reshape(3)
-        if np.any(self.std <= 0):
-            raise ValueError("channel standard deviations must be positive, got {}".format(self.std))
-
-    def _training_images(self, description):
-        """The readable training images as float64 arrays, with a progress bar."""
-        for fn in tqdm(self.train_img_files, desc=description):
-            try:
-                yield np.asarray(load_image(fn), dtype=np.float64)
-            except _DECODE_ERRORS as e:
-                self._report(fn, e)
+        print("Channel-wise standard deviation: {}".format(std))
+        if self.stats_cache and not mean_given:
+            write_json(self.stats_cache, {"train_files": key, "num_images": len(self.train_img_files),
+                                          "mean": [float(v) for v in mean], "std": [float(v) for v in std]})
+        return mean, self._checked_std(std)
 
     def _target_size(self, target_size, randzoom, rng, image_size):
         """The size to resize an image of `image_size` to, with random scale augmentation if requested."""
@@ -216,7 +213,7 @@ class FileDatasetGenerator:
 
     def _blank(self, size):
         """A mean-coloured uint8 image of (width, height) `size`: the stand-in for unreadable files."""
-        colour = np.round(self.mean if self.mean is not None else np.zeros(3)).astype(np.uint8)
+        colour = np.round(self._mean if self._mean is not None else np.zeros(3)).astype(np.uint8)
         return np.broadcast_to(colour, (size[1], size[0], 3)).copy()
 
     def _report(self, filename, error):
@@ -261,7 +258,7 @@ class FileDatasetGenerator:
             if bgr:
                 region = PIL.Image.merge("RGB", region.split()[::-1])
             arr = np.asarray(region, dtype=np.uint8)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             self._report(filename, e)
             return self._blank(cropsize or (1, 1))
         if width < crop_w or height < crop_h:
@@ -285,22 +282,9 @@ class FileDatasetGenerator:
 
     # --- batches -------------------------------------------------------------------------
 
-    def compose_batch(
-        self,
-        filenames,
-        rng=None,
-        cropsize=None,
-        randcrop=False,
-        target_size=None,
-        normalize=True,
-        hflip=False,
-        vflip=False,
-        randzoom=False,
-        randrot=False,
-        colordistort=False,
-        randerase=False,
-        data_format=None,
-    ):
+    def compose_batch(self, filenames, rng=None, cropsize=None, randcrop=False, target_size=None, normalize=True,
+                      hflip=False, vflip=False, randzoom=False, randrot=False, colordistort=False, randerase=False,
+                      data_format=None):
         """A batch (float32, NHWC unless `data_format='channels_first'`) of the given image files.
 
         Each image is resized (`target_size`, default `default_target_size`; `randzoom` for random
@@ -314,10 +298,10 @@ class FileDatasetGenerator:
                 try:
                     with PIL.Image.open(fn) as img:
                         sizes.append(self._target_size(target_size, False, rng, img.size))
-                except _DECODE_ERRORS:
+                except DECODE_ERRORS:
                     pass
             cropsize = (int(np.median([s[0] for s in sizes])), int(np.median([s[1] for s in sizes]))) if sizes else (1, 1)
-        cropsize = _pair(cropsize, "cropsize")
+        cropsize = pair(cropsize, "cropsize")
         num, width, height = len(filenames), cropsize[0], cropsize[1]
         hflips = rng.random(num) < 0.5 if hflip else np.zeros(num, bool)
         vflips = rng.random(num) < 0.5 if vflip else np.zeros(num, bool)
@@ -344,91 +328,40 @@ class FileDatasetGenerator:
             batch = np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
         return batch
 
-    def _augment_kwargs(self, augment, train):
+    def _compose_kwargs(self, train, augment, target_size=None):
         return dict(
-            cropsize=self.cropsize, randcrop=augment, normalize=True, hflip=augment, vflip=False,
-            randzoom=augment, randrot=augment, colordistort=self.distort_colors and augment and train,
+            target_size=target_size, cropsize=self.cropsize, randcrop=augment, normalize=True, hflip=augment,
+            vflip=False, randzoom=augment, randrot=augment, colordistort=self.distort_colors and augment and train,
             randerase=augment,
         )
 
-    def train_sequence(
-        self,
-        batch_size=32,
-        shuffle=True,
-        target_size=None,
-        augment=True,
-        batch_transform=None,
-        batch_transform_kwargs=None,
-        oversample=False,
-        repeats=None,
-        seed=None,
-        workers=1,
-        use_multiprocessing=False,
-        max_queue_size=10,
-    ):
-        """Training batches as a `DataSequence`; `repeats` defaults to the dataset's `train_repeats`."""
-        return DataSequence(
-            self, self.train_img_files, self._train_labels, batch_size=batch_size, shuffle=shuffle,
-            oversample=oversample, repeats=self.train_repeats if repeats is None else repeats,
-            batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
-            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
-            target_size=target_size, **self._augment_kwargs(augment, True),
-        )
+    def _split(self, train):
+        if train:
+            return self.train_img_files, self._train_labels
+        return self.test_img_files, self._test_labels
 
-    def test_sequence(
-        self,
-        batch_size=32,
-        shuffle=False,
-        target_size=None,
-        augment=False,
-        batch_transform=None,
-        batch_transform_kwargs=None,
-        seed=None,
-        workers=1,
-        use_multiprocessing=False,
-        max_queue_size=10,
-    ):
+    # The original's positional order puts `target_size` third; the other options are those of
+    # `DatasetGenerator.train_sequence` / `test_sequence`.
+
+    def train_sequence(self, batch_size=32, shuffle=True, target_size=None, augment=True, batch_transform=None,
+                       batch_transform_kwargs=None, **options):
+        """Training batches as a `DataSequence`; `repeats` defaults to the dataset's `train_repeats`."""
+        return super().train_sequence(batch_size, shuffle, augment, batch_transform, batch_transform_kwargs,
+                                      target_size=target_size, **options)
+
+    def test_sequence(self, batch_size=32, shuffle=False, target_size=None, augment=False, batch_transform=None,
+                      batch_transform_kwargs=None, **options):
         """Test batches as a `DataSequence`; unshuffled, they come in the order of `labels_test`."""
-        return DataSequence(
-            self, self.test_img_files, self._test_labels, batch_size=batch_size, shuffle=shuffle,
-            batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
-            workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size,
-            target_size=target_size, **self._augment_kwargs(augment, False),
-        )
+        return super().test_sequence(batch_size, shuffle, augment, batch_transform, batch_transform_kwargs,
+                                     target_size=target_size, **options)
 
     def flow_train(self, batch_size=32, include_labels=True, shuffle=True, target_size=None, augment=True):
         """Endless generator of training batches (the original generator interface)."""
-        return flow(self.train_sequence(batch_size, shuffle=shuffle, target_size=target_size, augment=augment),
-                    include_labels)
+        return super().flow_train(batch_size, include_labels, shuffle, augment, target_size=target_size)
 
     def flow_test(self, batch_size=32, include_labels=True, shuffle=False, target_size=None, augment=False):
         """Endless generator of test batches (the original generator interface)."""
-        return flow(self.test_sequence(batch_size, shuffle=shuffle, target_size=target_size, augment=augment),
-                    include_labels)
-
-    # --- properties ----------------------------------------------------------------------
-
-    @property
-    def labels_train(self):
-        """Labels 0..num_classes-1 of `train_img_files`; `classes[label]` is the original class."""
-        return self._train_labels
-
-    @property
-    def labels_test(self):
-        """Labels of `test_img_files`, in the order of `test_sequence` batches."""
-        return self._test_labels
-
-    @property
-    def num_classes(self):
-        return len(self.classes)
-
-    @property
-    def num_train(self):
-        return len(self.train_img_files)
-
-    @property
-    def num_test(self):
-        return len(self.test_img_files)
+        return super().flow_test(batch_size, include_labels, shuffle, augment, target_size=target_size)
 
     @property
     def num_channels(self):
@@ -457,9 +390,3 @@ def read_id_table(path, value_type=str, what="entries"):
     return table
 
 
-def list_images(directory):
-    """Sorted paths of the image files directly in `directory`."""
-    return sorted(
-        os.path.join(directory, fn) for fn in os.listdir(directory)
-        if fn.lower().endswith(IMAGE_EXTENSIONS) and not fn.startswith(".")
-    )

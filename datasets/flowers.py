@@ -19,11 +19,12 @@ class FlowersGenerator(FileDatasetGenerator):
     `distort_colors`) without hue changes and with saturation in [0.8, 1.2].
     """
 
+    default_randerase_params = FINE_GRAINED_RANDERASE_PARAMS
+
     def __init__(self, root_dir, classes=None, img_dir="jpg", label_file="imagelabels.mat", split_file="setid.mat",
                  train_splits=("trnid", "valid"), test_splits=("tstid",), cropsize=(448, 448),
                  default_target_size=512, randzoom_range=None, randerase_prob=0.5, randerase_params=None,
                  colordistort_params=None, mean=FLOWERS_MEAN, std=FLOWERS_STD, **kwargs):
-        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         colordistort_params = colordistort_params or {"hue_delta": 0.0, "saturation_range": (0.8, 1.2)}
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,

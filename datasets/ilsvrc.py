@@ -6,7 +6,7 @@ The validation images must be sorted into one sub-directory per synset, as the t
 
 import os
 
-from . import IMAGENET_MEAN, IMAGENET_STD
+from .published_stats import IMAGENET_MEAN, IMAGENET_STD
 from .files import FileDatasetGenerator, list_images
 
 

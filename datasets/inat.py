@@ -5,7 +5,7 @@
 import json
 import os
 
-from .common import check_classes_present, normalize_class_list
+from .base import check_classes_present, normalize_class_list
 from .files import FileDatasetGenerator
 
 # Pre-computed channel statistics of iNat 2018 and its super-categories (RGB, 0..255).

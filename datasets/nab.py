@@ -20,11 +20,12 @@ class NABGenerator(FileDatasetGenerator):
         img_list_file, split_file, label_file: the three annotation files (relative to `root_dir`).
     """
 
+    default_randerase_params = FINE_GRAINED_RANDERASE_PARAMS
+
     def __init__(self, root_dir, classes=None, img_dir="images", img_list_file="images.txt",
                  split_file="train_test_split.txt", label_file="image_class_labels.txt",
                  cropsize=(224, 224), default_target_size=256, randzoom_range=None, randerase_prob=0.5,
                  randerase_params=None, mean=NAB_MEAN, std=NAB_STD, **kwargs):
-        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)

@@ -22,10 +22,11 @@ class SubDirectoryGenerator(FileDatasetGenerator):
     are computed from the training images unless given.
     """
 
+    default_randerase_params = FINE_GRAINED_RANDERASE_PARAMS
+
     def __init__(self, root_dir, classes=None, img_dir=".", train_list="train.txt", test_list="test.txt",
                  cropsize=(224, 224), default_target_size=256, randzoom_range=None, randerase_prob=0.5,
                  randerase_params=None, mean=None, std=None, **kwargs):
-        randerase_params = randerase_params or dict(FINE_GRAINED_RANDERASE_PARAMS)
         super().__init__(root_dir, cropsize=cropsize, default_target_size=default_target_size,
                          randzoom_range=randzoom_range, randerase_prob=randerase_prob,
                          randerase_params=randerase_params, **kwargs)
