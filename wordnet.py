@@ -1,7 +1,8 @@
 """A small reader for the noun part of WordNet 3.0 (no nltk needed).
 
 It parses the Princeton database files ``data.noun`` (synsets, lemmas and pointers) and, on
-demand, ``index.noun`` (lemma -> synsets in sense-frequency order). Synsets are named by their
+demand, ``index.noun`` (lemma -> synsets in sense-frequency order) and ``noun.exc`` (irregular
+plurals, for `WordNet.morphy`, WordNet's own reduction of inflected words). Synsets are named by their
 ImageNet-style *wnid*: ``'n'`` followed by the 8-digit byte offset of the synset in ``data.noun``,
 e.g. ``n02084071`` is ``dog, domestic_dog, Canis_familiaris``.
 
@@ -13,9 +14,18 @@ file format is described in WordNet's ``wndb(5)`` manual page.
     ('n02083346', 'n01317541')
     >>> wn.name('n02083346')
     'canine'
+    >>> wn.lookup('Airplanes')
+    [('airplane', ('n02691156',))]
+
+As a command, ``python wordnet.py WORD...`` prints the senses of words (see ``--help``).
 """
+import itertools
 import os
 from functools import cached_property
+
+# The DAG and tree functions live in taxonomy.trees; they are re-exported here, where they began.
+from taxonomy.trees import (build_mintree, dag_edges, prune_single_child_nodes, root_paths,  # noqa: F401
+                            tree_children, tree_edges, tree_preorder, tree_roots)
 
 DEFAULT_WORDNET_DIR = '/usr/share/wordnet'
 ROOT_WNID = 'n00001740'  # entity: the single root of the WordNet 3.0 noun hierarchy
@@ -91,6 +101,10 @@ class WordNet:
             parents = parents + self._instance_hypernyms.get(wnid, ())
         return parents
 
+    def is_instance(self, wnid):
+        """Whether the synset is an instance (a named thing: Snoopy, the Great Pyramid), not a kind."""
+        return bool(self._instance_hypernyms.get(self.check(wnid)))
+
     def hypernym_paths(self, wnid, include_instances=True):
         """All paths from a root down to wnid, each a tuple ``(root, ..., wnid)``.
 
@@ -137,7 +151,90 @@ class WordNet:
 
     def synsets(self, lemma):
         """Noun synsets of a word (case-insensitive, spaces or underscores), most frequent sense first."""
-        return self._sense_index.get(lemma.strip().lower().replace(' ', '_'), ())
+        return self._sense_index.get(normalize_lemma(lemma), ())
+
+    # ---------------------------------------------------------------- morphology
+
+    @cached_property
+    def _noun_exceptions(self):
+        """Irregular inflections from noun.exc: inflected form -> base forms (e.g. 'geese' -> ('goose',))."""
+        path = os.path.join(self.wordnet_dir, 'noun.exc')
+        exceptions = {}
+        with open(path, encoding='utf-8') as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 2:
+                    exceptions.setdefault(fields[0], []).extend(fields[1:])
+        return {form: tuple(bases) for form, bases in exceptions.items()}
+
+    def morphy(self, word):
+        """Base forms of a noun that are in WordNet, as WordNet's morphy finds them (``morph.c``).
+
+        The word itself comes first where it is a lemma; then, for an irregular form, its bases from
+        the exception list ``noun.exc`` ('mice' -> 'mouse'), otherwise the results of the noun
+        suffix rules (`NOUN_SUFFIX_RULES`: 'airplanes' -> 'airplane', 'butterflies' -> 'butterfly').
+        As in WordNet, the rules do not touch words ending in 'ss' or of two letters or less, and
+        'boxesful' becomes 'boxful'. Collocations ('soccer_balls') are inflected at the end; where
+        that finds nothing, each word is reduced on its own ('men_of_war' style).
+        """
+        word = normalize_lemma(word)
+        forms = [word] + self._base_candidates(word)
+        if '_' in word and not any(f in self._sense_index for f in forms):
+            parts = [[p] + self._base_candidates(p) for p in word.split('_')]
+            forms += ['_'.join(combination) for combination in _limited_product(parts, 64)]
+        return _unique(f for f in forms if f in self._sense_index)
+
+    def _base_candidates(self, word):
+        if word in self._noun_exceptions:
+            return list(self._noun_exceptions[word])
+        if word.endswith('ful') and len(word) > 3:
+            return [base + 'ful' for base in self.morphy(word[:-3])]
+        if word.endswith('ss') or len(word) <= 2:
+            return []
+        return [word[:-len(suffix)] + ending for suffix, ending in NOUN_SUFFIX_RULES if word.endswith(suffix)]
+
+    def lookup(self, word):
+        """Noun synsets of a word after morphology: list of (base form, its synsets in sense order)."""
+        return [(base, self.synsets(base)) for base in self.morphy(word)]
+
+    @cached_property
+    def _all_words(self):
+        """Every lemma of any part of speech (index.noun/verb/adj/adv), lower case."""
+        words = set()
+        for pos in ('noun', 'verb', 'adj', 'adv'):
+            path = os.path.join(self.wordnet_dir, 'index.' + pos)
+            if not os.path.exists(path):
+                continue
+            with open(path, encoding='utf-8') as f:
+                words.update(line.split(' ', 1)[0] for line in f if not _is_license_line(line))
+        return words
+
+    def is_word(self, word):
+        """Whether WordNet knows the word in any part of speech (nouns after morphology)."""
+        return normalize_lemma(word) in self._all_words or bool(self.morphy(word))
+
+
+# WordNet's detachment rules for nouns (morph.c): suffix -> replacement, tried in this order.
+NOUN_SUFFIX_RULES = (('s', ''), ('ses', 's'), ('xes', 'x'), ('zes', 'z'), ('ches', 'ch'), ('shes', 'sh'),
+                     ('men', 'man'), ('ies', 'y'))
+
+
+def normalize_lemma(word):
+    """The form of a lemma in WordNet's index files: lower case, spaces as underscores."""
+    return '_'.join(word.strip().lower().split())
+
+
+def _unique(items):
+    seen, result = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            result.append(item)
+    return result
+
+
+def _limited_product(lists, limit):
+    return list(itertools.islice(itertools.product(*lists), limit))
 
 
 def _parse_data_line(line):
@@ -175,172 +272,64 @@ def load_wordnet(wordnet_dir=DEFAULT_WORDNET_DIR):
 
 
 # ------------------------------------------------------------------------------------------------
-# From an is-a DAG to a tree
-#
-# A DAG is given as a function (or dict) mapping a node to its *ordered* sequence of parents; roots
-# have no parents. Trees are dicts mapping each node to its single parent (None for the root).
+# Command line: look words up
 # ------------------------------------------------------------------------------------------------
 
+DESCRIPTION = """\
+Look up WordNet 3.0 noun synsets: for every WORD (any case; spaces or underscores inside
+collocations; plurals and other inflections are reduced with WordNet's morphology, e.g.
+"airplanes" -> airplane, "mice" -> mouse), print its senses, most frequent first, each as
+wnid, lemmas, gloss and hypernym. A WORD of the form n12345678 prints that synset.
 
-def _parents_function(parents_of):
-    if callable(parents_of):
-        return parents_of
-    return lambda node: parents_of.get(node, ())
+The wnids are what class lists for wordnet_hierarchy.py contain and what the override file of
+taxonomy_from_names.py maps class names to (one "name wnid" per line). To build a class
+taxonomy from a dataset's class names, use taxonomy_from_names.py."""
 
-
-def root_paths(node, parents_of, _memo=None):
-    """All paths ``(root, ..., node)`` of a DAG, in the order of the parent sequences (depth first).
-
-    Raises ValueError if the ancestors of ``node`` contain a cycle.
-    """
-    parents_of = _parents_function(parents_of)
-    memo = {} if _memo is None else _memo
-    in_progress = set()
-    stack = [(node, False)]
-    while stack:  # iterative post-order, so that deep hierarchies do not hit the recursion limit
-        current, expanded = stack.pop()
-        if current in memo:
-            continue
-        parents = tuple(parents_of(current))
-        if expanded:
-            in_progress.discard(current)
-            memo[current] = [path + (current,) for parent in parents for path in memo[parent]]
-        elif not parents:
-            memo[current] = [(current,)]
-        elif current in in_progress:
-            raise ValueError('cycle in the is-a graph through {!r}'.format(current))
-        else:
-            in_progress.add(current)
-            stack.append((current, True))
-            stack.extend((p, False) for p in reversed(parents) if p not in memo)
-    return memo[node]
+EXAMPLES = """\
+examples:
+  python wordnet.py airplanes Faces cougar
+  python wordnet.py --paths n02125311"""
 
 
-def dag_edges(nodes, parents_of):
-    """Set of (parent, child) edges of the DAG spanned by the given nodes and all their ancestors."""
-    parents_of = _parents_function(parents_of)
-    edges, seen, stack = set(), set(), list(nodes)
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for parent in parents_of(node):
-            edges.add((parent, node))
-            stack.append(parent)
-    return edges
+def describe_synset(wn, wnid, paths=False):
+    """Lines describing one synset: its lemmas and gloss, its hypernyms (or its root paths)."""
+    lines = ['{}  {}: {}'.format(wnid, ', '.join(wn.lemmas[wnid]), wn.glosses.get(wnid, ''))]
+    if paths:
+        for path in wn.hypernym_paths(wnid):
+            lines.append('    ' + ' > '.join(wn.name(node) for node in path))
+    else:
+        parents = ', '.join('{} {}'.format(p, wn.name(p)) for p in wn.hypernyms(wnid))
+        lines.append('    {} {}'.format('instance of' if wn.is_instance(wnid) else 'is a', parents or '(root)'))
+    return lines
 
 
-def build_mintree(classes, parents_of):
-    """Choose one root path per class so that together they form a tree, greedily keeping it small.
+def main(argv=None):
+    from cli import cli_errors, make_parser
 
-    This is the "mintree" of the original release (Barz & Denzler, WACV 2019): first all classes that
-    have a unique root path in the DAG are added; the other classes then follow in the given order, each
-    with the root path that fits the tree built so far (no node gets a second parent) and adds the
-    fewest new nodes. Ties go to the shorter path, then to the first path in the order of the parent
-    sequences. (The greedy choice always finds a fitting path: the tree path of the deepest node already
-    in the tree, extended by the new rest of the path.)
-
-    Returns a dict node -> parent (None for the root) over the classes and all chosen ancestors.
-    """
-    classes = list(classes)
-    seen = set()
-    for c in classes:
-        if c in seen:
-            raise ValueError('duplicate class: {!r}'.format(c))
-        seen.add(c)
-    if not classes:
-        raise ValueError('no classes given')
-    memo = {}
-    paths = {c: root_paths(c, parents_of, memo) for c in classes}
-    tree = {}
-
-    def new_nodes(path):
-        """Number of nodes the path adds, or None if it would give a node already in the tree a second parent."""
-        count = 0
-        for i, node in enumerate(path):
-            if node not in tree:
-                count += 1
-            elif tree[node] != (path[i - 1] if i > 0 else None):
-                return None
-        return count
-
-    def add(path):
-        for i, node in enumerate(path):
-            tree[node] = path[i - 1] if i > 0 else None
-
-    for c in classes:
-        if len(paths[c]) == 1:
-            add(paths[c][0])
-    for c in classes:
-        if len(paths[c]) > 1:
-            candidates = [(cost, len(path), j) for j, path in enumerate(paths[c])
-                          for cost in [new_nodes(path)] if cost is not None]
-            _, _, best = min(candidates)
-            add(paths[c][best])
-    return tree
+    parser = make_parser(DESCRIPTION, epilog=EXAMPLES)
+    parser.add_argument('words', nargs='+', metavar='WORD', help='words, collocations or wnids to look up')
+    parser.add_argument('--paths', action='store_true', help='print every hypernym path up to "entity"')
+    parser.add_argument('--wordnet', default=DEFAULT_WORDNET_DIR, metavar='DIR',
+                        help='WordNet 3.0 database directory with data.noun, index.noun and noun.exc '
+                             '(default: %(default)s)')
+    args = parser.parse_args(argv)
+    with cli_errors():
+        wn = load_wordnet(args.wordnet)
+        for word in args.words:
+            if word in wn:
+                print('\n'.join(describe_synset(wn, word, args.paths)))
+                continue
+            found = wn.lookup(word)
+            if not found:
+                print('{}: no WordNet noun'.format(word))
+            for base, wnids in found:
+                print('{}{}: {} noun sense{}'.format(word, '' if base == normalize_lemma(word) else ' -> ' + base,
+                                                    len(wnids), 's' if len(wnids) != 1 else ''))
+                for rank, wnid in enumerate(wnids, start=1):
+                    lines = describe_synset(wn, wnid, args.paths)
+                    print('  {}. {}'.format(rank, lines[0]))
+                    print('\n'.join('  ' + line for line in lines[1:]))
 
 
-def prune_single_child_nodes(tree, keep=()):
-    """Remove every node that has exactly one child and is not in ``keep`` (its child takes its place).
-
-    Chains like ``placental > carnivore > feline > cat`` then only keep the nodes where the tree
-    branches. A root with a single child is removed as well, so the child becomes the new root.
-    """
-    keep = set(keep)
-    tree = dict(tree)
-    children = tree_children(tree)
-    for node in list(tree_preorder(tree)):
-        if node in keep or len(children.get(node, ())) != 1:
-            continue
-        (child,) = children.pop(node)
-        parent = tree.pop(node)
-        tree[child] = parent
-        if parent is not None:
-            siblings = children[parent]
-            siblings[siblings.index(node)] = child
-    return tree
-
-
-def tree_children(tree):
-    """dict node -> list of children (in the insertion order of ``tree``)."""
-    children = {}
-    for node, parent in tree.items():
-        if parent is not None:
-            children.setdefault(parent, []).append(node)
-    return children
-
-
-def tree_roots(tree):
-    return [node for node, parent in tree.items() if parent is None]
-
-
-def tree_preorder(tree, sort_key=None):
-    """Nodes of a tree (or forest) in depth-first pre-order; children sorted by ``sort_key`` if given."""
-    children = tree_children(tree)
-    order = []
-    stack = list(reversed(sorted(tree_roots(tree), key=sort_key) if sort_key else tree_roots(tree)))
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        kids = children.get(node, [])
-        if sort_key:
-            kids = sorted(kids, key=sort_key)
-        stack.extend(reversed(kids))
-    return order
-
-
-def tree_edges(tree, sort_key=None):
-    """(parent, child) pairs in breadth-first order, children sorted by ``sort_key`` if given."""
-    children = tree_children(tree)
-    edges, queue = [], sorted(tree_roots(tree), key=sort_key) if sort_key else tree_roots(tree)
-    while queue:
-        next_queue = []
-        for node in queue:
-            kids = children.get(node, [])
-            if sort_key:
-                kids = sorted(kids, key=sort_key)
-            edges.extend((node, kid) for kid in kids)
-            next_queue.extend(kids)
-        queue = next_queue
-    return edges
+if __name__ == '__main__':
+    main()

@@ -127,3 +127,19 @@ def encode_hierarchy(hierarchy, class_names, where='the hierarchy'):
         parent_id = node_id(parent)
         edges.extend((parent_id, node_id(child)) for child in children)
     return edges, names
+
+
+def name_edges(hierarchy, class_names, where='the hierarchy'):
+    """The named tree as (parent name, child name) pairs, for classes whose ids are their names.
+
+    Every class must occur in the tree, and no node name may contain whitespace (a `parent child`
+    line could not be read back).
+    """
+    missing = [name for name in class_names if name not in hierarchy]
+    if missing:
+        raise ValueError('class {!r} does not occur in {}'.format(missing[0], where))
+    spaced = [name for name in hierarchy if len(name.split()) != 1]
+    if spaced:
+        raise ValueError('{}: node name {!r} contains whitespace, which a "parent child" file of names cannot '
+                         'hold (write it with underscores)'.format(where, spaced[0]))
+    return [(parent, child) for parent, children in hierarchy.items() for child in children]

@@ -429,6 +429,24 @@ def test_encoder_reads_cifar_meta_pickles(tmp_path):
     assert (tmp_path / 'h.png').read_bytes()[:4] == b'\x89PNG'
 
 
+def test_encoder_with_names_as_ids(tmp_path, capsys):
+    """--str_ids: the hand-written tree of class names for a dataset whose class ids are names (a folder)."""
+    (tmp_path / 'h.txt').write_text('thing\n-- animal\n---- cougar_body\n---- cougar_face\n-- airplanes\n')
+    (tmp_path / 'classes.txt').write_text('airplanes\ncougar_body\ncougar_face\n')
+    encode_hierarchy.main([str(tmp_path / 'h.txt'), str(tmp_path / 'classes.txt'), '--str_ids',
+                           '--out', str(tmp_path / 'tree.txt'), '--names_out', str(tmp_path / 'names.txt')])
+    assert (tmp_path / 'tree.txt').read_text() == ('thing animal\nthing airplanes\n'
+                                                  'animal cougar_body\nanimal cougar_face\n')
+    hierarchy = ClassHierarchy.from_file(str(tmp_path / 'tree.txt'), id_type=str)
+    assert sorted(hierarchy.leaves()) == ['airplanes', 'cougar_body', 'cougar_face']
+    assert 'animal animal' in (tmp_path / 'names.txt').read_text()
+    (tmp_path / 'h.txt').write_text('thing\n-- big animal\n---- cougar_body\n---- cougar_face\n-- airplanes\n')
+    with pytest.raises(SystemExit):
+        encode_hierarchy.main([str(tmp_path / 'h.txt'), str(tmp_path / 'classes.txt'), '--str_ids',
+                               '--out', str(tmp_path / 'tree2.txt')])
+    assert "node name 'big animal' contains whitespace" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('text, fragments', [
     ('root\n-- a\n------ b\n', ['h.txt:3', 'deeper']),
     ('-- a\n', ['h.txt:1', 'must not be indented']),
