@@ -240,18 +240,19 @@ class ImageIndex:
 
 def _stable_search(index, encoded, k, searcher):
     """faiss search with ties broken by row: fetch more than k until the similarity at position k is
-    strictly above the last fetched one (or all rows are fetched), then sort by (-similarity, row)."""
+    strictly above the last fetched one (or all rows are fetched), then sort by (-similarity, row).
+    faiss's binary search breaks ties by id itself (its heaps compare (distance, id)): one search of k."""
     n = index.num_images
     m = len(encoded)
     similarities = np.full((m, k), np.nan, dtype=np.float32)
     indices = np.full((m, k), -1, dtype=np.int64)
     pending = np.arange(m)
-    fetch = min(n, k + max(16, k // 4))
+    fetch = k if index.kind.binary else min(n, k + max(16, k // 4))
     while len(pending):
         distances, found = searcher.search(encoded[pending], fetch)
         sims = index.kind.to_similarity(index.faiss_index, distances).astype(np.float32)
         sims[found < 0] = -np.inf
-        done = (fetch >= n) | (sims[:, k - 1] > sims[:, fetch - 1]) | (found[:, fetch - 1] < 0)
+        done = (fetch >= n) | (sims[:, k - 1] > sims[:, fetch - 1]) | (found[:, fetch - 1] < 0) | index.kind.binary
         rows = np.flatnonzero(done)
         order = np.lexsort((np.where(found[rows] < 0, n, found[rows]), -sims[rows]), axis=1)[:, :k]
         top_sims = np.take_along_axis(sims[rows], order, axis=1)

@@ -120,3 +120,29 @@ def test_bad_queries_and_sizes():
         build_index(np.ones((10, 8)), codes="lsh")
     with pytest.raises(ValueError, match="3 labels for an index of 300"):
         build_index(np.ones((300, 8)), labels=[1, 2, 3])
+
+
+def test_mean_ahp_at_k_equals_the_metrics_package():
+    """search.scores against metrics.hierarchical_precision (the original's ranked-list API) on full rankings
+    of a database that does not hold the queries."""
+    import metrics
+    from class_hierarchy import ClassHierarchy
+    from search import scores
+
+    hierarchy = ClassHierarchy({0: [10], 1: [10], 2: [11], 3: [11], 10: [12], 11: [12]},
+                               {10: [0, 1], 11: [2, 3], 12: [10, 11]})
+    rng = np.random.default_rng(0)
+    db_labels = rng.integers(0, 4, size=60)
+    query_labels = rng.integers(0, 4, size=7)
+    rankings = np.array([rng.permutation(60) for _ in range(7)])
+    k = 25
+    labels = {i: int(c) for i, c in enumerate(db_labels)}
+    labels.update({100 + q: int(c) for q, c in enumerate(query_labels)})
+    retrieved = {100 + q: list(r) for q, r in enumerate(rankings)}
+    expected, _ = metrics.hierarchical_precision(hierarchy, retrieved, labels, ks=[1], compute_ahp=k,
+                                                 ignore_qids=False)
+    similarity = 1.0 - hierarchy.lcs_height_matrix([0, 1, 2, 3])
+    got = scores.mean_ahp_at_k(query_labels, db_labels[rankings], similarity, np.bincount(db_labels, minlength=4), k)
+    assert got == pytest.approx(expected["AHP@{} (LCS_HEIGHT)".format(k)], abs=1e-12)
+    assert scores.overlap_at_k(rankings, rankings[:, ::-1], 30) == 0.0
+    assert scores.overlap_at_k(rankings, rankings, 30) == 1.0
