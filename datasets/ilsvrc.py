@@ -35,6 +35,8 @@ class ILSVRCGenerator(FileDatasetGenerator):
                                              (self.test_dir, self.test_img_files, self._test_labels)):
                 class_dir = os.path.join(directory, synset)
                 found = list_images(class_dir) if os.path.isdir(class_dir) else []
+                if not found and directory == self.train_dir:
+                    raise ValueError("{}: empty class directory (no image files)".format(class_dir))
                 files += found
                 labels += [label] * len(found)
         self._finish(mean, std)

@@ -76,6 +76,25 @@ def list_images_recursive(directory):
     return sorted(found)
 
 
+def has_images(directory):
+    """True if `directory` or one of its sub-folders holds an image file."""
+    for folder, subfolders, files in os.walk(directory):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        if any(is_image_file(fn) for fn in files):
+            return True
+    return False
+
+
+def check_class_dirs(parent, classes):
+    """ValueError naming the first class folder under `parent` that is missing or holds no image file."""
+    for cls in classes:
+        directory = os.path.join(parent, str(cls))
+        if not os.path.isdir(directory):
+            raise ValueError("{}: class directory not found".format(directory))
+        if not has_images(directory):
+            raise ValueError("{}: empty class directory (no image files)".format(directory))
+
+
 def map_threads(function, items, desc, workers=None):
     """`[function(item) for item in items]` in a thread pool (PIL decodes without the GIL), with a bar."""
     workers = workers or min(8, os.cpu_count() or 1)

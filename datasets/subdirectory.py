@@ -5,6 +5,7 @@ and RESISC45 (`train.txt`, `test.txt`)."""
 import os
 
 from .files import FINE_GRAINED_RANDERASE_PARAMS, FileDatasetGenerator
+from .images import check_class_dirs
 
 
 def read_image_list(path):
@@ -13,6 +14,14 @@ def read_image_list(path):
         raise ValueError("{}: image list not found".format(path))
     with open(path, encoding="utf-8") as f:
         return [line.strip() for line in f if line.strip()]
+
+
+def check_every_class_listed(classes, labels, list_file):
+    """ValueError naming the first class (label index into `classes`) without an image in `list_file`."""
+    listed = set(labels)
+    for label, cls in enumerate(classes):
+        if label not in listed:
+            raise ValueError("{}: no image of class {!r} listed".format(list_file, cls))
 
 
 class SubDirectoryGenerator(FileDatasetGenerator):
@@ -36,6 +45,7 @@ class SubDirectoryGenerator(FileDatasetGenerator):
         available = sorted(d for d in os.listdir(self.img_dir)
                            if not d.startswith(".") and os.path.isdir(os.path.join(self.img_dir, d)))
         self._set_classes(classes, available, self.img_dir)
+        check_class_dirs(self.img_dir, self.classes)
         for list_file, files, labels in ((train_list, self.train_img_files, self._train_labels),
                                          (test_list, self.test_img_files, self._test_labels)):
             path = list_file if os.path.isabs(list_file) else os.path.join(root_dir, list_file)
@@ -44,4 +54,6 @@ class SubDirectoryGenerator(FileDatasetGenerator):
                 if label is not None:
                     files.append(os.path.join(self.img_dir, rel))
                     labels.append(label)
+            if files is self.train_img_files:
+                check_every_class_listed(self.classes, labels, path)
         self._finish(mean, std)

@@ -364,6 +364,38 @@ def test_subdirectory_layouts_and_computed_stats(tmp_path):
         datasets.get_data_generator("RESISC45", str(tmp_path / "Images"))
 
 
+def test_empty_class_directory_is_an_error_naming_it(tmp_path):
+    for cls in ("a", "b", "c"):
+        for i in range(2):
+            _image(str(tmp_path / cls / "{}.png".format(i)), 4, 4, seed=i)
+    (tmp_path / "train.txt").write_text("a/0.png\nb/0.png\nc/0.png\n")
+    (tmp_path / "test.txt").write_text("a/1.png\nb/1.png\nc/1.png\n")
+    assert datasets.get_data_generator("UCMLU", str(tmp_path)).num_classes == 3
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images here")
+    with pytest.raises(ValueError, match=r"empty: empty class directory"):
+        datasets.get_data_generator("UCMLU", str(tmp_path))
+    # restricted to other classes, the empty one does not matter
+    assert datasets.get_data_generator("UCMLU", str(tmp_path), classes=["a", "c"]).num_classes == 2
+    (tmp_path / "empty" / "readme.txt").unlink()
+    (tmp_path / "empty").rmdir()
+    (tmp_path / "train.txt").write_text("a/0.png\nc/0.png\n")  # class b has images but none for training
+    with pytest.raises(ValueError, match=r"train.txt: no image of class 'b' listed"):
+        datasets.get_data_generator("UCMLU", str(tmp_path))
+
+
+def test_empty_ilsvrc_synset_directory_is_an_error(ilsvrc_root, tmp_path):
+    import shutil
+
+    root, _ = ilsvrc_root
+    copy = tmp_path / "ilsvrc"
+    shutil.copytree(root, str(copy))
+    for fn in os.listdir(str(copy / "ILSVRC2012_img_train" / "n02")):
+        os.remove(str(copy / "ILSVRC2012_img_train" / "n02" / fn))
+    with pytest.raises(ValueError, match=r"n02: empty class directory"):
+        datasets.get_data_generator("ILSVRC", str(copy), **STATS)
+
+
 # --- Workers ---------------------------------------------------------------------------------------------
 
 
