@@ -93,13 +93,49 @@ def rank_by_distance(distances, top=None):
     return _stable_argsort(distances)[:, :top]
 
 
+def _rank_head_and_members(distances, members, top):
+    """The first `top` images of each row's ranking and the position of every member, without a full argsort.
+
+    distances - (B, N) float32 distances (no -0.0); members - ascending image indices.
+    Returns (ranking (B, top) image indices, member_ranks (B, len(members)) positions in the whole ranking),
+    the same as a stable argsort of each row gives. Sorting the float32 values alone costs half of sorting the
+    uint64 (distance, index) keys; a member's position is the number of smaller distances plus the equal ones
+    at lower indices; the head is the images up to the `top`-th smallest distance, sorted as keys.
+    """
+    num_rows, n = distances.shape
+    rows = np.arange(num_rows)
+    sorted_values = _buffer("sorted_values", distances.shape, distances.dtype)
+    np.copyto(sorted_values, distances)
+    sorted_values.sort(axis=1)
+    member_values = distances[:, members]
+    member_ranks = np.stack([np.searchsorted(sorted_values[r], member_values[r]) for r in rows])
+    following = sorted_values[rows[:, None], np.minimum(member_ranks + 1, n - 1)]
+    for r, j in zip(*np.nonzero((member_ranks + 1 < n) & (following == member_values))):  # ties: rare
+        member_ranks[r, j] += np.count_nonzero(distances[r, :members[j]] == member_values[r, j])
+
+    threshold = sorted_values[:, top - 1]
+    within = distances <= threshold[:, None]
+    counts = np.count_nonzero(within, axis=1)
+    ranking = np.empty((num_rows, top), dtype=np.intp)
+    exact = counts == top  # the usual case: no tie at the threshold
+    if exact.any():
+        columns = np.nonzero(within[exact])[1].reshape(-1, top)  # ascending indices in each row
+        keys = _sortable_keys(np.take_along_axis(distances[exact], columns, axis=1))
+        keys.sort(axis=1)
+        ranking[exact] = np.take_along_axis(columns, _key_indices(keys), axis=1)
+    for r in np.flatnonzero(~exact):
+        columns = np.flatnonzero(within[r])
+        ranking[r] = columns[np.argsort(distances[r, columns], kind="stable")[:top]]
+    return ranking, member_ranks
+
+
 def _rank_queries(distances, queries, members, head, with_member_ranks=True):
     """Rankings of a chunk of queries with the query itself taken out, as the original scored them.
 
     distances - (B, N) distances of the queries to all images (as `_DistanceBlocks` computes them).
     queries - (B,) image index of each query; members - image indices of the queries' class.
     head - how many positions of the ranking without the query are needed (N - 1 for all of them).
-    with_member_ranks - also find the position of every member of the class (needs the full sort).
+    with_member_ranks - also find the position of every member of the class.
 
     Returns (ranked, query_pos, member_ranks): `ranked` (B, head) image indices in ranked order without the
     query; `query_pos` (B,) the position the query had (head + 1 if beyond the head and not looked for);
@@ -109,7 +145,10 @@ def _rank_queries(distances, queries, members, head, with_member_ranks=True):
     rows = np.arange(num_rows)
     top = n if with_member_ranks else min(head + 1, n)  # the query may come first: one more than the head
     member_ranks = None
-    if distances.dtype == np.float32 and n < 2 ** 32:
+    if distances.dtype == np.float32 and n < 2 ** 32 and with_member_ranks and head + 1 < n:
+        ranking, member_ranks = _rank_head_and_members(distances, members, head + 1)
+        query_pos = member_ranks[rows, np.searchsorted(members, queries)]
+    elif distances.dtype == np.float32 and n < 2 ** 32:
         keys = _sortable_keys(distances, _buffer("keys", distances.shape, np.uint64))
         query_keys = keys[rows, queries]
         member_keys = keys[:, members] if with_member_ranks else None

@@ -13,9 +13,11 @@ label; the ideal curve once per class; queries are processed class by class in c
 (distances of big blocks of queries in one matrix product, ranking and scoring in threads); rows are
 sorted as uint64 keys (distance bits, image index), a stable argsort at the speed of numpy's SIMD sort;
 only the top ``kmax + 1`` are partitioned out when neither the full AHP nor AP is wanted; AP comes from
-the positions of the query class's images, found by binary search in the sorted keys; the full AHP sums
-``cumsum(s) / ideal`` as two dot products per query. P@k, AHP@K and AP follow the original's operations
-(equal to the last bit or so); the full AHP is summed in another order (differences ~1e-15).
+the positions of the query class's images, found by binary search in the sorted keys, or, with AHP@K,
+in the sorted float32 distances alone (half the bytes to sort; then only the images up to the
+``kmax + 1``-th distance are ranked as keys); the full AHP sums ``cumsum(s) / ideal`` as two dot products
+per query. P@k, AHP@K and AP follow the original's operations (equal to the last bit or so); the full AHP is
+summed in another order (differences ~1e-15).
 """
 
 import os

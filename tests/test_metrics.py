@@ -312,6 +312,19 @@ def test_rank_by_distance_is_stable_and_handles_signed_zero():
         metrics.rank_by_distance(np.array([[0.0, np.inf]], dtype=np.float32))
 
 
+def test_head_and_member_ranks_equal_a_stable_argsort():
+    # Small integers: many ties, at the head's threshold and among the members; negative values too.
+    rng = np.random.default_rng(3)
+    distances = rng.integers(-3, 4, size=(40, 60)).astype(np.float32)
+    members = np.sort(rng.choice(60, size=15, replace=False))
+    expected = np.argsort(distances, axis=1, kind="stable")
+    positions = np.argsort(expected, axis=1)  # position of every image in each ranking
+    for top in (1, 7, 59, 60):
+        ranking, member_ranks = metrics.ranking._rank_head_and_members(distances, members, top)
+        np.testing.assert_array_equal(ranking, expected[:, :top])
+        np.testing.assert_array_equal(member_ranks, positions[:, members])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_distances_equal_the_original_numexpr_expression_bit_for_bit(dtype):
     # The same expression on the same dot products. (BLAS may round a product of a block of rows
