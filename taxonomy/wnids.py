@@ -7,16 +7,19 @@ that adds the fewest new nodes to the tree built so far (see `wordnet.build_mint
 
 A class list is a text file with one wnid per line (anything after the wnid on a line, e.g. the
 names in ImageNet's LOC_synset_mapping.txt, and `#` comments are ignored), a JSON class index like
-imagenet_class_index.json ({"0": ["n01440764", "tench"], ...}), or a directory whose
-sub-directories are named by wnid.
+imagenet_class_index.json ({"0": ["n01440764", "tench"], ...}), a directory whose
+sub-directories are named by wnid, or a tar archive with such a text file named wnids.txt at its
+top (as tiny-imagenet-200.tar.gz: tiny-imagenet-200/wnids.txt).
 """
 import json
 import os
 import re
+import tarfile
 
 import wordnet
 
 WNID_PATTERN = re.compile(r'^n\d{8}$')
+ARCHIVE_ENDINGS = ('.tar', '.tar.gz', '.tgz')
 
 
 # ----------------------------------------------------------------------------- class lists
@@ -28,13 +31,12 @@ def read_class_list(path):
         classes = [(name, os.path.join(path, name)) for name in entries]
     elif path.lower().endswith('.json'):
         classes = _read_json_class_index(path)
+    elif path.lower().endswith(ARCHIVE_ENDINGS):
+        name, lines = _read_archived_list(path)
+        classes = _parse_wnid_lines(lines, '{}:{}'.format(path, name))
     else:
-        classes = []
         with open(path, encoding='utf-8') as f:
-            for line_no, line in enumerate(f, start=1):
-                fields = line.split('#', 1)[0].split()
-                if fields:
-                    classes.append((fields[0], '{}:{}'.format(path, line_no)))
+            classes = _parse_wnid_lines(f, path)
     if not classes:
         raise ValueError('{}: no classes listed'.format(path))
     seen = {}
@@ -45,6 +47,27 @@ def read_class_list(path):
             raise ValueError('{}: duplicate class {} (first at {})'.format(where, wnid, seen[wnid]))
         seen[wnid] = where
     return classes
+
+
+def _parse_wnid_lines(lines, where):
+    classes = []
+    for line_no, line in enumerate(lines, start=1):
+        fields = line.split('#', 1)[0].split()
+        if fields:
+            classes.append((fields[0], '{}:{}'.format(where, line_no)))
+    return classes
+
+
+def _read_archived_list(path, list_name='wnids.txt'):
+    """(member name, lines) of the `wnids.txt` at the top of a tar archive (Tiny ImageNet's layout).
+
+    Only the archive's members up to that file are read, not the whole archive.
+    """
+    with tarfile.open(path) as archive:
+        for member in archive:
+            if member.isfile() and os.path.basename(member.name) == list_name and member.name.count('/') <= 1:
+                return member.name, archive.extractfile(member).read().decode('utf-8').splitlines()
+    raise ValueError('{}: no {} at the top of the archive'.format(path, list_name))
 
 
 def _read_json_class_index(path):
@@ -98,3 +121,8 @@ def derive_tree(wnids, parents_of, prune=False):
     if prune:
         tree = wordnet.prune_single_child_nodes(tree, keep=wnids)
     return tree
+
+
+def node_names(tree, wn):
+    """dict node -> the first lemma of its synset, for every node of a tree of wnids."""
+    return {node: wn.name(node) for node in tree}
