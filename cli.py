@@ -334,7 +334,7 @@ def class_ids(dataset, labels=None, hierarchy=None, source=None):
     if isinstance(mapping, dict):
         by_label = {int(label): cid for cid, label in mapping.items()}
     else:
-        by_label = {i: cid for i, cid in enumerate(mapping)}
+        by_label = {i: cid for i, cid in enumerate(mapping) if cid is not None}  # None: a label no class has
     if labels is None:
         # Labels kept from a larger set (CIFAR-100-b: 50..99) leave gaps: those keep their own value.
         size = max(by_label, default=-1) + 1

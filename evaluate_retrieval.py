@@ -172,10 +172,11 @@ def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None,
     embed_labels = utils.load_class_embedding(classes_from)["ind2label"] if classes_from else None
     loader = getattr(datasets, "load_labels", None)
     if loader is not None:  # reads labels and class list only, no deep-learning framework
-        data = loader(dataset, data_root, classes=embed_labels, **dataset_kwargs)
+        labels, ids_by_label = loader(dataset, data_root, split="test", classes=embed_labels, **dataset_kwargs)
     else:
         data = datasets.get_data_generator(dataset, data_root, classes=embed_labels, **dataset_kwargs)
-    return cli.class_ids(data, np.asarray(data.labels_test).tolist(), hierarchy, hierarchy_file)
+        labels, ids_by_label = data.labels_test, data
+    return cli.class_ids(ids_by_label, np.asarray(labels).tolist(), hierarchy, hierarchy_file)
 
 
 def check_retrieval_size(num_images, ks, clip_ahp=None, dataset="the test set"):
