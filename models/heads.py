@@ -118,7 +118,8 @@ def loss_and_metrics(loss, embedding, top_k=(), loss_kwargs=None):
     """The loss of the method `loss` and its metrics (accuracy, plus top-k for every k in `top_k`)."""
     method = METHODS[loss]
     context = as_context(embedding, top_k)
-    return method.loss(context, **method.hyperparameters(loss_kwargs)), method.metrics(context)
+    hyperparameters = method.hyperparameters(loss_kwargs)
+    return method.loss(context, **hyperparameters), method.metrics(context, **hyperparameters)
 
 
 def compile_model(model, embedding, loss="inv_corr", cls_weight=0.0, lr=0.1, decay=0.0, nesterov=False,

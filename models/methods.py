@@ -113,7 +113,7 @@ class TrainingMethod:
     targets: Callable  # (context, **hyperparameters) -> (num_classes, dim) array, or None for the labels
     head: Optional[str]  # key of models.heads.OUTPUT_HEADS; None: the model ends at the network's top
     loss: Callable  # (context, **hyperparameters) -> Keras loss (function, Loss object or name)
-    metrics: Callable  # (context) -> list of Keras metrics
+    metrics: Callable  # (context, **hyperparameters) -> list of Keras metrics
     monitor: str  # name of the headline accuracy metric (logged as val_<monitor>)
     similarity: str = "dot"  # how test features score classes: "dot" product or negative "distance"
     arguments: tuple = ()  # Argument entries: the method's own hyperparameters
@@ -245,7 +245,7 @@ class ClassTargets:
 
 
 def _nearest_embedding_metrics(dot_product):
-    def metrics(context):
+    def metrics(context, **_):
         from models import keras_metrics
 
         return [keras_metrics.nn_accuracy(context.embedding, dot_prod_sim=dot_product, k=k)
@@ -254,7 +254,7 @@ def _nearest_embedding_metrics(dot_product):
     return metrics
 
 
-def classification_metrics(context):
+def classification_metrics(context, **_):
     """Accuracy (`acc`) and top-k accuracy of class scores against one-hot targets."""
     import keras
 
@@ -387,4 +387,45 @@ register_method(TrainingMethod(
     metrics=classification_metrics, monitor="acc", onehot_only=True, classifier_head=False, needs_hierarchy=True,
     arguments=(Argument("--soft_labels_beta", float, 10.0, "Hardness of the soft labels (>= 0; 0: uniform, larger: "
                         "closer to one-hot; the paper sweeps 4-30).", metavar="BETA"),),
+))
+
+
+# ---------------------------------------------------------------------------
+# Metric learning: triplet loss with online mining (issue 15)
+# ---------------------------------------------------------------------------
+
+
+def _triplet_loss(context, triplet_margin, miner, triplet_dim=None):
+    from models.triplet import TripletLoss
+
+    return TripletLoss(triplet_margin, miner)
+
+
+def _triplet_metrics(context, triplet_margin, miner, triplet_dim=None):
+    from models.triplet import ActiveTripletFraction, BatchRecallAtOne
+
+    return [ActiveTripletFraction(triplet_margin, miner), BatchRecallAtOne()]
+
+
+def _triplet_output_dim(context, triplet_dim=None, **_):
+    return triplet_dim or np.shape(context.embedding)[1]
+
+
+register_method(TrainingMethod(
+    name="triplet",
+    description="Triplet loss with online mining in each batch (--miner: semi_hard as FaceNet, batch_hard as "
+                "Hermans et al. 2017, or all valid triplets) on L2-normalized outputs, squared Euclidean "
+                "distance; targets are the class labels, so the class embedding only sets the output size. "
+                "Logs the fraction of active triplets and the in-batch Recall@1. Batches need several images "
+                "per class.",
+    targets=label_targets, head="l2norm", loss=_triplet_loss, metrics=_triplet_metrics, monitor="recall_at_1",
+    output_dim=_triplet_output_dim,
+    arguments=(
+        Argument("--triplet_margin", float, 0.2, "Margin of the triplet loss (squared distances on the unit "
+                 "sphere lie in [0, 4]; FaceNet used 0.2).", metavar="MARGIN"),
+        Argument("--miner", str, "semi_hard", "Which triplets of a batch the loss uses.",
+                 choices=("batch_hard", "semi_hard", "all")),
+        Argument("--triplet_dim", int, None, "Output size of the network (default: the dimension of "
+                 "--embedding).", metavar="DIM"),
+    ),
 ))
