@@ -5,6 +5,9 @@ normalization with --norm yes) and scored with hierarchical precision P@k and it
 similarities WUP and LCS_HEIGHT from --hierarchy) and with classical average precision AP; see
 metrics.py for the definitions and the conventions of the original release, which we reproduce.
 
+--binary ranks by the Hamming distance of the features' signs, --pq M by product-quantized features of M
+bytes (faiss); the same metrics, ties by image index; the memory per image is printed.
+
 Feature files (--feat, repeatable): the original dump, a pickle of {'feat': {image index: vector}},
 read safely, or an .npz with `feat` (and optionally `ids`); the image indices are those of the test
 split of --dataset.
@@ -192,14 +195,65 @@ def check_retrieval_size(num_images, ks, clip_ahp=None, dataset="the test set"):
             flag, kmax, num_images, dataset, num_images - 1))
 
 
+def _float_vectors(features, normalize, pq_bytes, seed):
+    return features, normalize
+
+
+def _binary_vectors(features, normalize, pq_bytes, seed):
+    from search.codes import sign_codes
+
+    # +-1 codes ranked by squared Euclidean distance = 4 x Hamming distance, exact in float32 (search.codes).
+    return sign_codes(features), False
+
+
+def _pq_vectors(features, normalize, pq_bytes, seed):
+    from search.pq import pq_reconstruct
+
+    if normalize:  # quantize the unit vectors that would be ranked
+        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    return pq_reconstruct(features, pq_bytes, seed=seed), normalize
+
+
+# How the features are ranked: name -> (vectors to rank and whether to L2-normalize them, bytes per image of
+# the stored representation for a D-dimensional feature and --pq M).
+RANKINGS = OrderedDict([
+    ("float", (_float_vectors, lambda dim, pq_bytes: 4 * dim)),
+    ("binary", (_binary_vectors, lambda dim, pq_bytes: (dim + 7) // 8)),
+    ("pq", (_pq_vectors, lambda dim, pq_bytes: pq_bytes)),
+])
+
+
+def check_ranking(ranking, dim, pq_bytes=None, what="features"):
+    """UsageError naming the value unless features of `dim` dimensions can be ranked as `ranking`."""
+    if ranking not in RANKINGS:
+        raise cli.UsageError("unknown ranking {!r}: choose from {}".format(ranking, ", ".join(RANKINGS)))
+    if ranking == "pq":
+        from search.pq import check_pq
+
+        if pq_bytes is None:
+            raise cli.UsageError("PQ ranking needs a code size in bytes (--pq M)")
+        try:
+            check_pq(dim, pq_bytes)
+        except ValueError as e:
+            raise cli.UsageError("--pq {} for {}: {}".format(pq_bytes, what, e)) from None
+
+
+def bytes_per_image(ranking, dim, pq_bytes=None):
+    """Memory of one image's stored representation: 4 D (float32), ceil(D / 8) (sign bits) or M (PQ)."""
+    return RANKINGS[ranking][1](dim, pq_bytes)
+
+
 def evaluate_retrieval(features, labels, hierarchy, plot_max=250, clip_ahp=None, norm=False, compute_ap=True,
-                       evaluator=None, progress=False, desc=None):
+                       ranking="float", pq_bytes=None, seed=0, evaluator=None, progress=False, desc=None):
     """Retrieval metrics of `features` (every image a query against all others), as the script computes them.
 
     features - (N, D) array, row i the feature vector of image i.
     labels - class id (hierarchy node) of every image; hierarchy - a `ClassHierarchy`.
     plot_max - P@k for k = 1..plot_max (plus 1, 10, 50, 100); clip_ahp - K for AHP@K (None: the full AHP).
     norm - L2-normalize and rank by dot product; evaluator - a `metrics.RetrievalEvaluator` of `labels` to reuse.
+    ranking - "float": the features; "binary": the signs of the features, by Hamming distance; "pq": the
+              features product-quantized to `pq_bytes` bytes (faiss, k-means with `seed`), queries quantized too.
+              Equal distances are ranked by image index in every case.
 
     Returns an ordered dict {metric name: mean over the queries}, names as `table_metrics` and the CSV use.
     """
@@ -207,8 +261,11 @@ def evaluate_retrieval(features, labels, hierarchy, plot_max=250, clip_ahp=None,
         raise cli.UsageError("clip_ahp must be a positive number of positions, got {}".format(clip_ahp))
     ks = retrieval_ks(plot_max)
     check_retrieval_size(len(labels), ks, clip_ahp)
+    features = np.asarray(features)
+    check_ranking(ranking, features.shape[-1], pq_bytes)
+    vectors, norm = RANKINGS[ranking][0](features, norm, pq_bytes, seed)
     evaluator = evaluator or metrics.RetrievalEvaluator(hierarchy, labels)
-    return evaluator.evaluate(features, ks=ks, compute_ahp=clip_ahp or True, compute_ap=compute_ap, norm=norm,
+    return evaluator.evaluate(vectors, ks=ks, compute_ahp=clip_ahp or True, compute_ap=compute_ap, norm=norm,
                               progress=progress, desc=desc)
 
 
@@ -231,6 +288,13 @@ def build_parser():
                        help="Name of the corresponding --feat in the table (default: its file name).")
     group.add_argument("--norm", type=cli.str2bool, action="append", metavar="yes|no",
                        help="Whether to L2-normalize the corresponding --feat and rank by dot product (default: no).")
+    group = parser.add_argument_group("Compressed features (ranked with the same metrics; ties by image index)")
+    codes = group.add_mutually_exclusive_group()
+    codes.add_argument("--binary", action="store_true", default=False,
+                       help="Rank by the Hamming distance of the features' signs (one bit per dimension).")
+    codes.add_argument("--pq", type=cli.positive_int, default=None, metavar="M",
+                       help="Rank product-quantized features of M bytes per image (faiss; 8-bit sub-quantizers "
+                            "trained on the features themselves, queries quantized too).")
     group = cli.add_output_arguments(parser, "csv", "json", "plot")
     group.add_argument("--plot_max", type=int, default=250, metavar="K",
                        help="Compute (and plot) hierarchical precision up to this number of retrieved images.")
@@ -277,14 +341,24 @@ def main(argv=None):
         feature_sets = OrderedDict(
             (name, (load_feature_matrix(path, len(labels), args.dataset), cli.nth(args.norm, i, False)))
             for i, (name, path) in enumerate(zip(names, args.feat)))
+        ranking = "binary" if args.binary else "pq" if args.pq else "float"
+        for path, (features, _) in zip(args.feat, feature_sets.values()):
+            check_ranking(ranking, features.shape[1], args.pq, path)
         evaluator = metrics.RetrievalEvaluator(hierarchy, labels)
         perf = OrderedDict(
             (name, evaluate_retrieval(features, labels, hierarchy, args.plot_max, args.clip_ahp, normalize,
-                                      evaluator=evaluator, progress=True, desc=name))
+                                      ranking=ranking, pq_bytes=args.pq, evaluator=evaluator, progress=True,
+                                      desc=name))
             for name, (features, normalize) in feature_sets.items())
         print()
         print(format_performance(perf, table_metrics(args.clip_ahp)))
         print()
+        if ranking != "float":
+            for name, (features, _) in feature_sets.items():
+                print("Memory per image of {}: {} bytes ({}; float32 features: {} bytes)".format(
+                    name, bytes_per_image(ranking, features.shape[1], args.pq),
+                    "sign bits" if ranking == "binary" else "PQ codes", 4 * features.shape[1]))
+            print()
         if args.csv:
             write_csv(perf, args.csv, args.prec_type)
         if args.json:

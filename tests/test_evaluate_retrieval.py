@@ -202,3 +202,60 @@ def test_python_api_matches_the_script(setup, capsys, tmp_path):
     assert api == perf["ok"]
     with pytest.raises(ValueError, match="clip_ahp"):
         evaluate_retrieval.evaluate_retrieval(features, labels, hierarchy, clip_ahp=0)
+
+
+# Issue 15: compressed rankings.
+
+
+def brute_force_hamming_rankings(features):
+    """Rankings by the number of differing signs (a component >= 0 is a 1 bit), ties by image index."""
+    bits = [[int(v >= 0) for v in row] for row in np.asarray(features)]
+    rankings = {}
+    for q, query in enumerate(bits):
+        distances = [sum(a != b for a, b in zip(query, other)) for other in bits]
+        rankings[q] = sorted(range(len(bits)), key=lambda i: (distances[i], i))
+    return rankings
+
+
+def test_binary_ranks_by_hamming_distance(setup, capsys, tmp_path):
+    root, labels, _ = setup
+    rng = np.random.default_rng(7)
+    # 6 dimensions: only 64 codes for 300 images, so most distances tie and the tie-break matters.
+    features = (rng.standard_normal((10, 6))[labels] + rng.standard_normal((len(labels), 6))).astype(np.float32)
+    features[3, 2] = 0.0  # a zero counts as a 1 bit
+    utils.save_features(str(tmp_path / "f.npz"), features)
+    perf, out = run(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "f.npz",
+                    "--binary", "--plot_max", 20, "--clip_ahp", 40, "--norm", "yes")
+    hierarchy = ClassHierarchy.from_file(str(root / "tree.txt"), id_type=int)
+    ks = list(range(1, 21)) + [50, 100]
+    slow, _ = slow_hierarchical_precision(hierarchy, brute_force_hamming_rankings(features), labels, ks,
+                                          compute_ahp=40, compute_ap=True, all_ids=list(range(len(labels))))
+    assert_close(perf["f"], slow)
+    assert "Memory per image of f: 1 bytes (sign bits; float32 features: 24 bytes)" in out.out
+    float_perf = evaluate_retrieval.evaluate_retrieval(features, labels, hierarchy, plot_max=20, clip_ahp=40)
+    assert float_perf != perf["f"]
+
+
+def test_pq_ranks_product_quantized_features(setup, capsys, tmp_path):
+    from search.pq import pq_reconstruct
+
+    root, labels, _ = setup
+    rng = np.random.default_rng(8)
+    features = (rng.standard_normal((10, 8))[labels] + 0.5 * rng.standard_normal((len(labels), 8))).astype(np.float32)
+    utils.save_features(str(tmp_path / "f.npz"), features)
+    perf, out = run(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "f.npz",
+                    "--pq", 2, "--plot_max", 10)
+    hierarchy = ClassHierarchy.from_file(str(root / "tree.txt"), id_type=int)
+    decoded = pq_reconstruct(features, 2, seed=0)
+    assert len(np.unique(decoded, axis=0)) < len(features)  # quantized: images share codes
+    expected = metrics.retrieval_metrics(decoded, labels, hierarchy, ks=list(range(1, 11)) + [50, 100])
+    assert perf["f"] == expected
+    assert "Memory per image of f: 2 bytes (PQ codes; float32 features: 32 bytes)" in out.out
+    # One line naming the flag and the file: a code size that does not divide the dimensions; both modes at once.
+    err = error_of(capsys, "--dataset", "digits", "--hierarchy", root / "tree.txt", "--feat", tmp_path / "f.npz",
+                   "--pq", 3)
+    assert "--pq 3 for {}".format(tmp_path / "f.npz") in err and "do not divide the 8 feature dimensions" in err
+    with pytest.raises(SystemExit):
+        evaluate_retrieval.main(["--dataset", "digits", "--hierarchy", str(root / "tree.txt"),
+                                 "--feat", str(tmp_path / "f.npz"), "--pq", "2", "--binary"])
+    assert "not allowed with argument" in capsys.readouterr().err
