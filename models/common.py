@@ -1,6 +1,8 @@
-"""Pieces shared by the architecture builders: the image input and the output layer."""
+"""Pieces shared by the architecture builders: the image input and the output layer.
 
-import keras
+Keras is imported in the functions: the registry imports this module, and listing the
+architectures must not start TensorFlow.
+"""
 
 
 def image_input(input_channels=None, input_shape=None, default_size=None):
@@ -23,11 +25,15 @@ def image_input(input_channels=None, input_shape=None, default_size=None):
             raise ValueError("input_channels must be a positive int, got {!r}".format(input_channels))
         size = (None, None) if default_size is None else tuple(default_size)
         input_shape = size + (channels,)
+    import keras
+
     return keras.Input(shape=input_shape, name="input")
 
 
 def output_layer(num_outputs, activation=None, name=None, regularizer=None):
     """The final dense layer; named `prob` (softmax) or `embedding` unless `name` is given."""
+    import keras
+
     if name is None:
         name = "prob" if activation == "softmax" else "embedding"
     return keras.layers.Dense(num_outputs, activation=activation, kernel_regularizer=regularizer, name=name)

@@ -9,32 +9,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.layers import PACKAGE
+from models.serialization import PACKAGE, as_float32, check_embedding, check_k
 
 # Two similarities closer than this count as a tie; a tie with the true class counts as a hit,
 # as in the original release (it compared with an absolute tolerance of 1e-6).
 TIE_TOLERANCE = 1e-6
-
-
-def as_float32(*tensors):
-    """The tensors cast to float32: mixed-precision outputs arrive as float16/bfloat16."""
-    return [ops.cast(t, "float32") for t in tensors]
-
-
-def check_embedding(embedding):
-    """Class embeddings as a float32 (num_classes, dim) array; ValueError for anything else."""
-    array = np.asarray(embedding, dtype=np.float32)
-    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
-        raise ValueError("class embeddings must be a non-empty 2-D array, got shape {}".format(array.shape))
-    if not np.all(np.isfinite(array)):
-        raise ValueError("class embeddings contain NaN or infinite values")
-    return array
-
-
-def check_k(k):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError("k must be a positive integer, got {!r}".format(k))
-    return int(k)
 
 
 def _rank_hit(scores, true_index, k, tolerance):

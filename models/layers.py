@@ -3,9 +3,8 @@
 import keras
 from keras import ops
 
-# The package name under which every serializable object of the project is registered
-# ("semantic_embeddings>L2Normalize"); model files store it, so it never changes.
-PACKAGE = "semantic_embeddings"
+from models.serialization import PACKAGE
+
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

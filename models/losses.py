@@ -2,23 +2,13 @@
 
 The plain functions have the signatures of the original release (`y_true, y_pred`) and return one
 value per sample. `devise_ranking_loss` returns a serializable Keras loss object. The Keras
-metrics live in models/keras_metrics.py (re-exported here for code written against this module).
+metrics live in models/keras_metrics.py (importable from here as before).
 """
 
 import keras
 from keras import ops
 
-from models.keras_metrics import as_float32, check_embedding
-from models.keras_metrics import (  # noqa: F401 -- re-exported: moved to models/keras_metrics.py
-    TIE_TOLERANCE,
-    NearestEmbeddingAccuracy,
-    TopKAccuracy,
-    nearest_embedding_accuracy,
-    nn_accuracy,
-    top_k_acc,
-    top_k_accuracy,
-)
-from models.layers import PACKAGE
+from models.serialization import PACKAGE, as_float32, check_embedding
 
 # ---------------------------------------------------------------------------
 # Sample-wise losses
@@ -73,3 +63,16 @@ class DeviseRankingLoss(keras.losses.Loss):
 def devise_ranking_loss(embedding, margin=0.1):
     """The ranking loss used by DeViSE, for the given class embeddings (rows) and margin."""
     return DeviseRankingLoss(embedding, margin)
+
+
+# The Keras metrics, importable from here as before (models/keras_metrics.py).
+_METRIC_NAMES = ("TIE_TOLERANCE", "NearestEmbeddingAccuracy", "TopKAccuracy", "nearest_embedding_accuracy",
+                 "nn_accuracy", "top_k_acc", "top_k_accuracy")
+
+
+def __getattr__(name):
+    if name in _METRIC_NAMES:
+        from models import keras_metrics
+
+        return getattr(keras_metrics, name)
+    raise AttributeError("module 'models.losses' has no attribute {!r}".format(name))

@@ -8,7 +8,7 @@ builds these callbacks.
 import keras
 from keras import ops
 
-from models.layers import PACKAGE
+from models.serialization import PACKAGE
 
 
 class EpochLearningRate(keras.callbacks.LearningRateScheduler):
