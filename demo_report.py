@@ -350,17 +350,18 @@ def build_parser():
 
     p = sub.add_parser("subset", help="write the first N images per class of Fashion-MNIST as IDX files",
                        formatter_class=cli.HelpFormatter)
-    p.add_argument("--source", default="/usr/share/datasets/fashion-mnist", help="Fashion-MNIST directory")
-    p.add_argument("--out", required=True, help="directory to write the four IDX .gz files to")
-    p.add_argument("--train_per_class", type=int, default=None, help="training images per class (default all)")
-    p.add_argument("--test_per_class", type=int, default=None, help="test images per class (default all)")
+    p.add_argument("--source", default="/usr/share/datasets/fashion-mnist", metavar="DIR", help="Fashion-MNIST directory")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write the four IDX .gz files to")
+    p.add_argument("--train_per_class", type=int, default=None, metavar="N",
+                   help="training images per class (default: all)")
+    p.add_argument("--test_per_class", type=int, default=None, metavar="N", help="test images per class (default: all)")
 
     p = sub.add_parser("report", help="summary.json/.md, hp_curves.png and retrieval_examples.png",
                        formatter_class=cli.HelpFormatter)
-    p.add_argument("--dataset", required=True, help="dataset name (as for the other scripts)")
-    p.add_argument("--data_root", default=None, help="dataset root directory")
+    p.add_argument("--dataset", required=True, metavar="NAME", help="dataset name (as for the other scripts)")
+    p.add_argument("--data_root", default=None, metavar="DIR", help="dataset root directory")
     cli.add_hierarchy_arguments(p, required=True)
-    p.add_argument("--classes_from", default=None,
+    p.add_argument("--classes_from", default=None, metavar="EMBEDDING",
                    help="class embedding file whose ind2label gives the hierarchy id of each class index")
     p.add_argument("--feat", action="append", default=[], metavar="LABEL=PATH",
                    help="test features of a method (repeatable; the first is drawn first)")
@@ -369,13 +370,13 @@ def build_parser():
                         "evaluate_classification_accuracy.py (repeatable)")
     p.add_argument("--hp_csv", required=True, metavar="CSV",
                    help="HP@k curves (LCS_HEIGHT) from evaluate_retrieval.py --csv")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--num_queries", type=int, default=6, help="query images in retrieval_examples.png")
-    p.add_argument("--top_k", type=int, default=10, help="results per query in retrieval_examples.png")
-    p.add_argument("--plot_max", type=int, default=250,
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--num_queries", type=int, default=6, metavar="N", help="query images in retrieval_examples.png")
+    p.add_argument("--top_k", type=int, default=10, metavar="K", help="results per query in retrieval_examples.png")
+    p.add_argument("--plot_max", type=int, default=250, metavar="K",
                    help="last k of the HP@k curves (the legend gives AHP@plot_max where --metrics has it)")
-    p.add_argument("--caption", default=None, help="line above the Markdown table")
-    p.add_argument("--seed", type=int, default=0, help="seed of the query choice")
+    p.add_argument("--caption", default=None, metavar="TEXT", help="line above the Markdown table")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the query choice")
     return parser
 
 

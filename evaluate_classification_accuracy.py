@@ -245,7 +245,7 @@ def build_parser():
                                      "line); needed for the hierarchical metrics and --crm.")
     group.add_argument("--augmentation_epochs", type=int, default=1, metavar="N",
                        help="Number of augmented passes over the training images for the SVM.")
-    group.add_argument("--C", type=float, default=0.1, help="Weight of the error in the SVM loss.")
+    group.add_argument("--C", type=float, default=0.1, metavar="WEIGHT", help="Weight of the error in the SVM loss.")
     group.add_argument("--batch_size", type=int, default=100, metavar="N", help="Batch size for feature extraction.")
     group = parser.add_argument_group("Features")
     group.add_argument("--architecture", type=str, default="simple", choices=ARCHITECTURES, metavar="NAME",

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -232,3 +233,39 @@ def test_cli_imports_nothing_heavy():
     result = _run_code("import sys, cli\nprint(sorted(m for m in ('numpy', 'keras', 'tensorflow', 'jax') "
                        "if m in sys.modules))")
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------------------
+# The help of the scripts built on this module
+# ---------------------------------------------------------------------------
+
+_HELP_PROBE = (
+    "import contextlib, io, runpy, sys\n"
+    "sys.argv = [sys.argv[1], *sys.argv[2:], '--help']\n"
+    "out = io.StringIO()\n"
+    "with contextlib.redirect_stdout(out):\n"
+    "    try:\n"
+    "        runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    "    except SystemExit:\n"
+    "        pass\n"
+    "print(out.getvalue())\n"
+    "print('FRAMEWORKS', sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))\n"
+)
+
+
+@pytest.mark.parametrize("argv", [["evaluate_retrieval.py"], ["evaluate_classification_accuracy.py"],
+                                  ["demo_report.py", "report"], ["demo_report.py", "subset"]])
+def test_script_help_reads_well_and_starts_no_framework(argv):
+    result = subprocess.run([sys.executable, "-c", _HELP_PROBE, os.path.join(ROOT, argv[0])] + argv[1:], cwd=ROOT,
+                            capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"))
+    assert result.returncode == 0, result.stderr
+    text, _, frameworks = result.stdout.rpartition("FRAMEWORKS ")
+    assert frameworks.strip() == "[]", frameworks
+    assert text.startswith("usage:")
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert max(len(line) for line in text.splitlines()) <= cli.MAX_HELP_WIDTH
+    for entry in text.split("\n  --")[1:]:
+        assert entry.count("default") <= 1, entry
+        head = re.split(r"\s{2,}", entry.splitlines()[0])[0].split()  # "csv FILE"
+        if len(head) > 1:  # the metavar says what a value is, not just the flag's name in capitals
+            assert head[1] != head[0].upper(), entry
