@@ -5,6 +5,7 @@ Writes into --out_dir (default: Cifar-Hierarchy/)
     <prefix>class_names.txt      the class names in label order, one per line
     <prefix>hierarchy.txt        the tree, indented as encode_hierarchy.py reads it
     <out file>                   the integer "parent child" file (classes 0..n-1, inner nodes n+)
+    <names file>                 "id name" for every node id (e.g. for plot_hierarchy.py --class_names)
 
 Regenerate the shipped files with
 
@@ -19,14 +20,14 @@ import os
 import wordnet
 from cli import cli_errors, make_parser
 from taxonomy import cifar, indented
-from taxonomy.files import write_edges
+from taxonomy.files import write_edges, write_node_names
 from utils import atomic_write
 
 CIFAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'Cifar-Hierarchy')
 
 
 def derive_cifar_files(dataset, out_dir, wn):
-    """Write the three files of `dataset` into `out_dir`; returns (their paths, number of tree nodes)."""
+    """Write the four files of `dataset` into `out_dir`; returns (their paths, number of tree nodes)."""
     config = cifar.DATASETS[dataset]
     synsets = config['synsets']
     tree, names = cifar.derive_tree(synsets, wn)
@@ -34,6 +35,7 @@ def derive_cifar_files(dataset, out_dir, wn):
     names_file = os.path.join(out_dir, config['prefix'] + 'class_names.txt')
     hierarchy_file = os.path.join(out_dir, config['prefix'] + 'hierarchy.txt')
     edges_file = os.path.join(out_dir, config['out'])
+    node_names_file = os.path.join(out_dir, config['names'])
     with atomic_write(names_file, 'w') as f:
         f.write(''.join(name + '\n' for name in class_names))
     with atomic_write(hierarchy_file, 'w') as f:
@@ -41,7 +43,8 @@ def derive_cifar_files(dataset, out_dir, wn):
     edges, all_names = indented.encode_hierarchy(indented.read_hierarchy(hierarchy_file), class_names,
                                                  where=hierarchy_file)
     write_edges(edges_file, edges)
-    return (names_file, hierarchy_file, edges_file), len(all_names)
+    write_node_names(node_names_file, all_names)
+    return (names_file, hierarchy_file, edges_file, node_names_file), len(all_names)
 
 
 def build_parser():

@@ -139,8 +139,9 @@ IGNORED_LINKS = {
 
 # Class order = label order of the datasets (alphabetical for both).
 DATASETS = {
-    'cifar100': dict(synsets=CIFAR100_SYNSETS, prefix='', out='cifar.parent-child.txt'),
-    'cifar10': dict(synsets=CIFAR10_SYNSETS, prefix='cifar10.', out='cifar10.parent-child.txt'),
+    'cifar100': dict(synsets=CIFAR100_SYNSETS, prefix='', out='cifar.parent-child.txt', names='cifar.names.txt'),
+    'cifar10': dict(synsets=CIFAR10_SYNSETS, prefix='cifar10.', out='cifar10.parent-child.txt',
+                    names='cifar10.names.txt'),
 }
 
 

@@ -529,8 +529,8 @@ def test_cifar100_class_order_matches_the_published_one():
 
 @needs_wordnet
 @pytest.mark.parametrize('dataset, files', [
-    ('cifar100', ['class_names.txt', 'hierarchy.txt', 'cifar.parent-child.txt']),
-    ('cifar10', ['cifar10.class_names.txt', 'cifar10.hierarchy.txt', 'cifar10.parent-child.txt']),
+    ('cifar100', ['class_names.txt', 'hierarchy.txt', 'cifar.parent-child.txt', 'cifar.names.txt']),
+    ('cifar10', ['cifar10.class_names.txt', 'cifar10.hierarchy.txt', 'cifar10.parent-child.txt', 'cifar10.names.txt']),
 ])
 def test_derived_cifar_trees_are_up_to_date(tmp_path, dataset, files):
     derive_cifar_hierarchy.main(['--dataset', dataset, '--out_dir', str(tmp_path)])
