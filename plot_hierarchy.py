@@ -37,8 +37,9 @@ def build_parser():
     parser.add_argument('--keep_chains', action='store_true',
                         help='Draw every node of single-child chains instead of merging them.')
     parser.add_argument('--inner_labels', choices=plot.INNER_LABELS, default='auto',
-                        help='Names of inner nodes: all, none, or auto: those with at least 1/40 of the leaves '
-                             'below them (default: auto)')
+                        help='Names of inner nodes: all, none, or auto: all in a dendrogram, around a circle those '
+                             'with at least 1/40 of the leaves below them; names that would overlap a more important '
+                             'one are left out (default: auto)')
     parser.add_argument('--title', default=None, help='A title above the picture.')
     parser.add_argument('--font_size', type=float, default=None, metavar='POINTS',
                         help='Font size of the leaf names (default: 8, or 7 and 5 around a circle).')
