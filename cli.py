@@ -354,3 +354,28 @@ def class_ids(dataset, labels=None, hierarchy=None, source=None):
                 raise UsageError("class {!r} is not in the hierarchy{}".format(
                     cid, " " + source if source else ""))
     return ids
+
+
+def check_class_order(stored, expected, source, target="the dataset"):
+    """UsageError when a file's class order (`stored`: class id of each label / output column, as saved with
+    a model or its features) differs from `expected` (the dataset's), naming the first difference.
+
+    Nothing is checked where `stored` is None (files of the original release carry no class order). Ids are
+    compared as strings where one side is numeric text (class lists read from text files).
+    """
+    if stored is None:
+        return
+    stored, expected = list(stored), list(expected)
+
+    def same(a, b):
+        return a == b or str(a) == str(b)
+
+    if len(stored) != len(expected):
+        raise UsageError("{}: made for {} classes, but {} has {}".format(source, len(stored), target, len(expected)))
+    for i, (a, b) in enumerate(zip(stored, expected)):
+        if not same(a, b):
+            where = next((j for j, c in enumerate(expected) if same(c, a)), None)
+            detail = ("class {!r} is label {} there".format(a, where) if where is not None
+                      else "class {!r} is not in {}".format(a, target))
+            raise UsageError("{}: its classes are in another order than those of {}: label {} is {!r} in the file, "
+                             "{!r} in {} ({})".format(source, target, i, a, b, target, detail))

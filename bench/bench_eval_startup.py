@@ -13,14 +13,15 @@ class's unit-sphere embedding (the original dump format, a pickle {'feat': {inde
 Reference, in the same run: the same command in a process that imports Keras (and so TensorFlow) first,
 as reading the labels through `datasets` did before (`load_test_labels` -> `PyDataset`); and a bare
 `python -c pass` for the interpreter's own start. Target: at most 2 s for ours. Each command is run
-`--repeats` times; the table shows the median and the fastest run. It also checks that our process
-imported no deep-learning framework.
+`--repeats` times; the table shows the median and the fastest wall time and the median CPU time (user +
+system, all threads). It also checks that our process imported no deep-learning framework.
 
     python bench/bench_eval_startup.py [--repeats 5]
 """
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -69,15 +70,18 @@ def write_inputs(directory, seed=0):
 
 
 def time_process(argv, repeats, env):
-    """Wall times (s) of `repeats` runs of a command; the last run's output."""
-    times, result = [], None
+    """Wall and CPU (user + system) times (s) of `repeats` runs of a command; the last run's output."""
+    times, cpu_times, result = [], [], None
     for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         result = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, env=env)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if result.returncode != 0:
             raise SystemExit("command failed ({}):\n{}\n{}".format(" ".join(argv), result.stdout, result.stderr))
-    return times, result
+    return times, cpu_times, result
 
 
 def main():
@@ -102,8 +106,8 @@ def main():
         rows = []
         for name, argv in commands:
             print("Timing: {}".format(name), file=sys.stderr)
-            times, result = time_process(argv, args.repeats, env)
-            rows.append((name, float(np.median(times)), min(times)))
+            times, cpu_times, result = time_process(argv, args.repeats, env)
+            rows.append((name, float(np.median(times)), min(times), float(np.median(cpu_times))))
         probe = subprocess.run([sys.executable, "-c", _FRAMEWORK_PROBE, script] + script_args, capture_output=True,
                                text=True, cwd=REPO_ROOT, env=env)
         imported = [line for line in probe.stdout.splitlines() if line.startswith("frameworks imported:")]
@@ -112,11 +116,13 @@ def main():
     print("evaluate_retrieval.py, {} images, {} classes, {}-d, --clip_ahp 250; {} runs each".format(
         NUM_TEST, NUM_CLASSES, DIM, args.repeats))
     print()
-    print("| Command | median [s] | fastest [s] | median / ours |")
-    print("|---|---:|---:|---:|")
-    for name, median, fastest in rows:
-        print("| {} | {:.2f} | {:.2f} | {:.2f} |".format(name, median, fastest, median / ours))
+    print("| Command | median [s] | fastest [s] | CPU, median [s] | median / ours |")
+    print("|---|---:|---:|---:|---:|")
+    for name, median, fastest, cpu in rows:
+        print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} |".format(name, median, fastest, cpu, median / ours))
     print()
+    print("Load average during the run (1, 5, 15 min): {:.1f}, {:.1f}, {:.1f} on {} CPUs".format(
+        *os.getloadavg(), os.cpu_count()))
     print("Target: ours <= {:.1f} s: {}".format(TARGET_S, "met" if ours <= TARGET_S else "NOT met"))
     print("Our process: {}".format(imported[0] if imported else "probe failed: " + probe.stderr[-500:]))
 

@@ -269,3 +269,17 @@ def test_script_help_reads_well_and_starts_no_framework(argv):
         head = re.split(r"\s{2,}", entry.splitlines()[0])[0].split()  # "csv FILE"
         if len(head) > 1:  # the metavar says what a value is, not just the flag's name in capitals
             assert head[1] != head[0].upper(), entry
+
+
+def test_check_class_order():
+    cli.check_class_order(None, ["a", "b"], "m.keras")
+    cli.check_class_order(["a", "b"], ["a", "b"], "m.keras")
+    cli.check_class_order(["1", "2"], [1, 2], "m.keras")  # numeric ids read from a text file
+    with pytest.raises(cli.UsageError, match=r"^m\.keras: its classes are in another order than those of --dataset "
+                                              r"folder: label 0 is 'b' in the file, 'a' in --dataset folder \(class "
+                                              r"'b' is label 1 there\)$"):
+        cli.check_class_order(["b", "a"], ["a", "b"], "m.keras", "--dataset folder")
+    with pytest.raises(cli.UsageError, match="class 'x' is not in the dataset"):
+        cli.check_class_order(["a", "x"], ["a", "b"], "f.npz")
+    with pytest.raises(cli.UsageError, match="f.npz: made for 3 classes, but the dataset has 2"):
+        cli.check_class_order(["a", "b", "c"], ["a", "b"], "f.npz")
