@@ -170,15 +170,10 @@ def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None,
     hierarchy - optional `ClassHierarchy`: UsageError naming a class that is not in it (`hierarchy_file`).
     dataset_kwargs - further arguments of `datasets.get_data_generator` (image_size, test_split, ...).
     """
-    import datasets
+    from datasets import load_labels  # labels and class list only: no image decoding, no deep-learning framework
 
     embed_labels = utils.load_class_embedding(classes_from)["ind2label"] if classes_from else None
-    loader = getattr(datasets, "load_labels", None)
-    if loader is not None:  # reads labels and class list only, no deep-learning framework
-        labels, ids_by_label = loader(dataset, data_root, split="test", classes=embed_labels, **dataset_kwargs)
-    else:
-        data = datasets.get_data_generator(dataset, data_root, classes=embed_labels, **dataset_kwargs)
-        labels, ids_by_label = data.labels_test, data
+    labels, ids_by_label = load_labels(dataset, data_root, split="test", classes=embed_labels, **dataset_kwargs)
     return cli.class_ids(ids_by_label, np.asarray(labels).tolist(), hierarchy, hierarchy_file)
 
 
