@@ -7,6 +7,7 @@ what the embedding and evaluation code uses: 8,142 iNaturalist classes take a fe
 """
 
 import collections
+import io
 import os
 
 import numpy as np
@@ -25,6 +26,7 @@ class ClassHierarchy(object):
         """
         self.parents = parents
         self.children = children
+        self.source = None  # the file it was read from (named in errors), set by `from_file`
         self.nodes = set(self.parents.keys()) | set(self.children.keys())
         if not self.nodes:
             raise HierarchyError("the hierarchy has no nodes")
@@ -177,7 +179,7 @@ class ClassHierarchy(object):
         ids = list(ids)
         unknown = [i for i in ids if i not in self.nodes]
         if unknown:
-            raise HierarchyError("class {!r} is not in the hierarchy".format(unknown[0]))
+            raise HierarchyError("{}class {!r} is not in the hierarchy".format(self.where(), unknown[0]))
         return ids
 
     def lcs_index_matrix(self, ids_a, ids_b=None):
@@ -231,13 +233,28 @@ class ClassHierarchy(object):
 
     def lcs_height_matrix(self, ids_a, ids_b=None):
         """`lcs_height(a, b)` for every pair, as a float64 array of shape (len(ids_a), len(ids_b))."""
+        ids_a, ids_b = list(ids_a), None if ids_b is None else list(ids_b)
         lcs = self.lcs_index_matrix(ids_a, ids_b)
         heights = np.array([self.heights[n] for n in self.node_list], dtype=np.float64)
-        if (lcs < 0).any():
-            raise HierarchyError("some classes share no common hypernym (the hierarchy has several roots)")
+        self._check_common_hypernyms(lcs, ids_a, ids_b)
         dissimilarity = heights[lcs]
         dissimilarity /= self.max_height
         return dissimilarity
+
+    def _check_common_hypernyms(self, lcs, ids_a, ids_b):
+        """HierarchyError naming two classes without a common hypernym (several roots), if there are any."""
+        if (lcs < 0).any():
+            i, j = np.argwhere(lcs < 0)[0]
+            ids_a = list(ids_a)
+            ids_b = ids_a if ids_b is None else list(ids_b)
+            roots = self.roots()
+            raise HierarchyError("{}classes {!r} and {!r} share no common hypernym (the hierarchy has {} roots: {})".format(
+                self.where(), ids_a[i], ids_b[j], len(roots), ", ".join(map(repr, roots[:5])) + (
+                    ", ..." if len(roots) > 5 else "")))
+
+    def where(self):
+        """'FILE: ' for error messages about a hierarchy read from FILE, else ''."""
+        return "{}: ".format(self.source) if self.source else ""
 
     def similarity_matrix(self, ids_a, ids_b=None):
         """Semantic similarity 1 - lcs_height for every pair (the target Gram matrix of class embeddings)."""
@@ -248,8 +265,7 @@ class ClassHierarchy(object):
         ids_a = self._check_ids(ids_a)
         ids_b = ids_a if ids_b is None else self._check_ids(ids_b)
         lcs = self.lcs_index_matrix(ids_a, ids_b)
-        if (lcs < 0).any():
-            raise HierarchyError("some classes share no common hypernym (the hierarchy has several roots)")
+        self._check_common_hypernyms(lcs, ids_a, ids_b)
         depth = np.array([self.depth(n) for n in self.node_list], dtype=np.float64)
         ds = depth[lcs]
         d1 = ds + self._path_lengths_to(ids_a, lcs)
@@ -303,52 +319,69 @@ class ClassHierarchy(object):
         lines, ids that `id_type` cannot parse, self-loops, cycles and empty files.
         """
         parents, children = {}, {}
-        with open(rel_file) as f:
-            for line_number, line in enumerate(f, start=1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2:
-                    raise HierarchyError("{}, line {}: expected two ids, got {!r}".format(
-                        rel_file, line_number, line.strip()))
-                try:
-                    parent, child = (id_type(field) for field in fields)
-                except ValueError:
-                    raise HierarchyError("{}, line {}: ids {!r} are not of type {} (use --str_ids for string ids)".format(
-                        rel_file, line_number, line.strip(), id_type.__name__)) from None
-                if is_a_relations:
-                    parent, child = child, parent
-                if parent == child:
-                    raise HierarchyError("{}, line {}: self-loop on {!r}".format(rel_file, line_number, parent))
-                parents.setdefault(child, []).append(parent)
-                children.setdefault(parent, []).append(child)
+        for line_number, line in enumerate(read_text_lines(rel_file), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) != 2:
+                raise HierarchyError("{}, line {}: expected two ids, got {!r}".format(
+                    rel_file, line_number, line.strip()))
+            try:
+                parent, child = (id_type(field) for field in fields)
+            except ValueError:
+                raise HierarchyError("{}, line {}: ids {!r} are not of type {} (use --str_ids for string ids)".format(
+                    rel_file, line_number, line.strip(), id_type.__name__)) from None
+            if is_a_relations:
+                parent, child = child, parent
+            if parent == child:
+                raise HierarchyError("{}, line {}: self-loop on {!r}".format(rel_file, line_number, parent))
+            parents.setdefault(child, []).append(parent)
+            children.setdefault(parent, []).append(child)
         if not parents:
             raise HierarchyError("{}: the hierarchy file is empty".format(rel_file))
         try:
-            return cls(parents, children)
+            hierarchy = cls(parents, children)
         except HierarchyError as e:
             raise HierarchyError("{}: {}".format(rel_file, e)) from None
+        hierarchy.source = rel_file
+        return hierarchy
 
     def read_class_list(self, path, id_type=str):
         """Class ids from the first word of each non-empty line of `path`, checked against the hierarchy."""
         ids = []
-        with open(path) as f:
-            for line_number, line in enumerate(f, start=1):
-                fields = line.split()
-                if not fields:
-                    continue
-                try:
-                    cid = id_type(fields[0])
-                except ValueError:
-                    raise HierarchyError("{}, line {}: class id {!r} is not of type {}".format(
-                        path, line_number, fields[0], id_type.__name__)) from None
-                if cid not in self.nodes:
-                    raise HierarchyError("{}, line {}: class {!r} is not in the hierarchy".format(
-                        path, line_number, cid))
-                ids.append(cid)
+        for line_number, line in enumerate(read_text_lines(path), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                cid = id_type(fields[0])
+            except ValueError:
+                raise HierarchyError("{}, line {}: class id {!r} is not of type {}".format(
+                    path, line_number, fields[0], id_type.__name__)) from None
+            if cid not in self.nodes:
+                raise HierarchyError("{}, line {}: class {!r} is not in the hierarchy".format(
+                    path, line_number, cid))
+            ids.append(cid)
         if not ids:
             raise HierarchyError("{}: the class list is empty".format(path))
         return list(dict.fromkeys(ids))
+
+
+def read_text_lines(path):
+    """The lines of the text file `path` (UTF-8, universal newlines), or HierarchyError naming the
+    line of the first byte that cannot be text (a binary file given by mistake)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    nul = data.find(b"\0")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if nul < 0 or nul > e.start:
+            raise HierarchyError("{}, line {}: not a text file (byte 0x{:02x} is not UTF-8)".format(
+                path, data.count(b"\n", 0, e.start) + 1, data[e.start])) from None
+    if nul >= 0:
+        raise HierarchyError("{}, line {}: not a text file (a NUL byte)".format(path, data.count(b"\n", 0, nul) + 1))
+    return io.StringIO(text, newline=None)
 
 
 def _sort_key(node):

@@ -208,6 +208,38 @@ def test_bad_hierarchy_files(tmp_path, content, message):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("content,line,fragment", [
+    (b"1 2\n2 3\n\x89PNG\r\n\x1a\n\x00\x00", 3, "not UTF-8"),  # a PNG header on line 3
+    (b"1 2\n2 3\n3 4\x00\n", 3, "NUL byte"),  # NUL bytes decode as UTF-8 but are no text
+    (b"\x00\x01\x02\n\xff", 1, "NUL byte"),
+])
+def test_binary_file_names_the_file_and_line(tmp_path, content, line, fragment):
+    path = tmp_path / "binary.txt"
+    path.write_bytes(content)
+    for read in (lambda: ClassHierarchy.from_file(str(path), id_type=int),
+                 lambda: from_edges(TREE).read_class_list(str(path))):
+        with pytest.raises(HierarchyError) as info:
+            read()
+        message = str(info.value)
+        assert str(path) in message and "line {}:".format(line) in message and fragment in message
+
+
+def test_text_files_with_bom_and_old_newlines_still_read(tmp_path):
+    path = tmp_path / "h.txt"
+    path.write_bytes(b"\xef\xbb\xbf1 2\r\n2 3\r3 4\n")  # UTF-8 byte-order mark, CRLF and CR newlines
+    h = ClassHierarchy.from_file(str(path), id_type=int)
+    assert h.parents == {2: [1], 3: [2], 4: [3]} and h.source == str(path)
+
+
+def test_classes_without_common_hypernym_are_named(tmp_path):
+    path = tmp_path / "forest.txt"
+    path.write_text("1 2\n1 3\n7 8\n")
+    h = ClassHierarchy.from_file(str(path), id_type=int)
+    with pytest.raises(HierarchyError) as info:
+        h.lcs_height_matrix([2, 3, 8])
+    assert str(path) in str(info.value) and "2 and 8" in str(info.value) and "2 roots" in str(info.value)
+
+
 def test_cycle_error_names_a_node_on_the_cycle(tmp_path):
     path = tmp_path / "cycle.txt"
     path.write_text("0 1\n1 2\n2 3\n3 1\n3 9\n")
