@@ -1,4 +1,4 @@
-"""Input pipeline throughput: augmented CIFAR batches and JPEG file pipelines, in images per second.
+"""Input pipeline throughput: augmented CIFAR and Tiny ImageNet batches and JPEG file pipelines, in images/s.
 
 1. CIFAR training batches (flip + shift (+ zoom for CIFAR-10), normalized, batch 128), made by
    `datasets` in one process, against the original's way in the same run: one image at a time
@@ -7,8 +7,14 @@
 2. JPEG file pipelines (random scale, crop 224 or 448, flip, normalization; batch 32) through a
    `DataSequence` with 2 worker processes as `fit` uses it, against the ceiling of PIL decoding the
    same files at full size in 2 processes (nothing else done).
+3. Tiny ImageNet training batches (random padded crop + flip, normalized, batch 128) at 64x64 and
+   32x32, made by `datasets` in one process from the images held in memory, against the training rate
+   (model.fit, SGD, softmax cross-entropy over 200 classes, batch 128) of the benchmark networks at the
+   same size, measured in the same run. Target: the pipeline >= 5x the training rate. Real Tiny
+   ImageNet (`--tiny_imagenet`, default the shared archive) if present, else random images; the time to
+   read the images (decoding once, then from the array cache) is printed too.
 
-    python bench/bench_input.py [--quick]
+    python bench/bench_input.py [--quick] [--only tiny] [--tiny_imagenet PATH] [--tiny_architectures simple,resnet-32]
 
 Synthetic data (random smooth images) so it runs anywhere; JPEGs at typical ImageNet (500x375)
 and NABirds (1024x768) sizes are written to a temporary directory.
@@ -150,12 +156,83 @@ def bench_files(count, batches, repeats):
     return rows
 
 
+# --- Tiny ImageNet -------------------------------------------------------------------------------
+
+SHARED_TINY_IMAGENET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                    "shared", "data", "tiny-imagenet-200.tar.gz")
+
+
+def tiny_imagenet_generator(path, image_size):
+    """Tiny ImageNet from `path` if it exists, else an in-memory dataset of random 64x64 images with the
+    same augmentation (the pipeline's work does not depend on the pixel values)."""
+    from datasets.tiny_imagenet import crop_flip_augmentation
+
+    if path and os.path.exists(path):
+        gen = datasets.get_data_generator("TinyImageNet", path, image_size=image_size)
+        start = time.perf_counter()
+        gen.X_train, gen.mean  # noqa: B018  (reads or decodes the images, computes or reads the statistics)
+        print("Tiny ImageNet {0}x{0}: images and statistics ready in {1:.1f} s".format(
+            image_size, time.perf_counter() - start), flush=True)
+        return gen, "Tiny ImageNet"
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (20000, image_size, image_size, 3), dtype=np.uint8)
+    y = np.arange(len(x)) % 200
+    return datasets.ArrayDatasetGenerator(x, x[:1000], y, y[:1000], None, crop_flip_augmentation(image_size)), "random"
+
+
+def training_rate(architecture, image_size, batch_size, steps, repeats):
+    """Images/s of `model.fit` (SGD, cross-entropy over 200 classes) of `architecture`: best of `repeats`."""
+    import keras
+
+    from models import build_network
+
+    keras.utils.clear_session()
+    shape = (image_size, image_size, 3)
+    model = build_network(200, architecture, classification=True, input_shape=shape)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(steps * batch_size,) + shape).astype(np.float32)
+    y = rng.integers(0, 200, len(x))
+    model.fit(x[:batch_size], y[:batch_size], batch_size=batch_size, epochs=1, verbose=0)  # compiles the step
+    return best_rate(lambda: model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0),
+                     len(x), repeats)
+
+
+def bench_tiny_imagenet(path, architectures, batches, steps, repeats):
+    rows = []
+    for image_size in (64, 32):
+        gen, source = tiny_imagenet_generator(path, image_size)
+        seq = gen.train_sequence(batch_size=128, seed=0)
+        batches = min(batches, len(seq))
+        pipeline = best_rate(lambda: [seq[i] for i in range(batches)], batches * 128, repeats)
+        for architecture in architectures:
+            rate = training_rate(architecture, image_size, 128, steps, repeats)
+            label = "{0} {1}x{1} (crop, flip)".format(source, image_size)
+            print("{}: pipeline {:.0f} images/s, {} trains at {:.0f} images/s".format(
+                label, pipeline, architecture, rate), flush=True)
+            rows.append((label, "datasets, 1 process", pipeline, "training {} (fit)".format(architecture), rate))
+        del gen, seq
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats (a smoke run)")
+    parser.add_argument("--only", choices=("cifar", "files", "tiny"), default=None, help="run one part only")
+    parser.add_argument("--tiny_imagenet", default=SHARED_TINY_IMAGENET,
+                        help="Tiny ImageNet folder or archive (random images if it does not exist)")
+    parser.add_argument("--tiny_architectures", default="simple,resnet-32",
+                        help="comma-separated networks whose training rate the Tiny ImageNet pipeline is compared to")
     args = parser.parse_args()
-    rows = bench_cifar(num_images=5000, batches=10 if args.quick else 30, repeats=2 if args.quick else 3)
-    rows += bench_files(count=32, batches=4 if args.quick else 12, repeats=1 if args.quick else 2)
+    rows = []
+    if args.only in (None, "cifar"):
+        rows += bench_cifar(num_images=5000, batches=10 if args.quick else 30, repeats=2 if args.quick else 3)
+    if args.only in (None, "files"):
+        rows += bench_files(count=32, batches=4 if args.quick else 12, repeats=1 if args.quick else 2)
+    if args.only in (None, "tiny"):
+        rows += bench_tiny_imagenet(args.tiny_imagenet, args.tiny_architectures.split(","),
+                                    batches=5 if args.quick else 40, steps=2 if args.quick else 6,
+                                    repeats=1 if args.quick else 3)
     print("\n| workload | pipeline | images/s | reference | reference images/s | ratio |")
     print("|---|---|---:|---|---:|---:|")
     for workload, name, rate, ref_name, ref in rows:

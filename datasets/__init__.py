@@ -35,6 +35,7 @@ _LAZY_NAMES = {
     "DigitsGenerator": "digits",
     "FashionMNISTGenerator": "fashion_mnist",
     "FileDatasetGenerator": "files",
+    "TinyImageNetGenerator": "tiny_imagenet",
 }
 
 

@@ -115,16 +115,20 @@ class ArrayDatasetGenerator(DatasetGenerator):
             raise ValueError("training and test images differ in shape: {} vs {}".format(
                 self._X_train.shape[1:], self._X_test.shape[1:]))
 
-    # --- the images: subclasses may load them on first use ----------------------------------
+    # --- the images: subclasses may read them on first use ----------------------------------
 
-    def _load_images(self):
-        """Set `_X_train` and `_X_test` (subclasses that read their images lazily override this)."""
-        raise RuntimeError("{} has no images".format(type(self).__name__))
+    def _load_train_images(self):
+        """Set `_X_train` (datasets that read their images lazily override this)."""
+        raise RuntimeError("{} has no training images".format(type(self).__name__))
 
-    X_train = LazyAttribute("_X_train", "_load_images", lambda v: _as_images(v, "X_train"),
-                             "Training images (N, H, W, C), read on first use by datasets that load lazily.")
-    X_test = LazyAttribute("_X_test", "_load_images", lambda v: _as_images(v, "X_test"),
-                            "Test images (N, H, W, C), read on first use by datasets that load lazily.")
+    def _load_test_images(self):
+        """Set `_X_test` (datasets that read their images lazily override this)."""
+        raise RuntimeError("{} has no test images".format(type(self).__name__))
+
+    X_train = LazyAttribute("_X_train", "_load_train_images", lambda v: _as_images(v, "X_train"),
+                            "Training images (N, H, W, C), read on first use by datasets that load lazily.")
+    X_test = LazyAttribute("_X_test", "_load_test_images", lambda v: _as_images(v, "X_test"),
+                           "Test images (N, H, W, C), read on first use by datasets that load lazily.")
 
     def _channel_stats(self, mean=None):
         images = self.X_train
@@ -162,7 +166,11 @@ class ArrayDatasetGenerator(DatasetGenerator):
         Normalization comes first: it is affine per channel, so it commutes with the (bilinear, weights
         summing to one) augmentation.
         """
-        images = self.normalize((self.X_train if train else self.X_test)[np.asarray(indices, dtype=np.intp)])
+        images = (self.X_train if train else self.X_test)[np.asarray(indices, dtype=np.intp)]
+        if augment and self.augmentation and aug.is_whole_pixel(**self.augmentation):
+            # crops and flips commute with normalization: do them on the 4x smaller uint8 images
+            return self.normalize(aug.random_whole_pixel_shift_flip(images, aug.as_generator(rng), **self.augmentation))
+        images = self.normalize(images)
         if augment and self.augmentation:
             images = aug.random_shift_zoom_flip(images, aug.as_generator(rng), **self.augmentation)
         return images

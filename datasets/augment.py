@@ -41,6 +41,8 @@ def _interpolate_rows(images, coords, fill_mode):
     size = images.shape[1]
     batch = np.arange(images.shape[0])[:, None]
     out = images[batch, _fill_indices(lower, size, fill_mode)].astype(np.float32, copy=False)
+    if not weight.any():  # whole-pixel shifts (crop-and-pad augmentation): nothing to interpolate
+        return out
     upper = images[batch, _fill_indices(lower + 1, size, fill_mode)].astype(np.float32, copy=False)
     upper -= out
     upper *= weight
@@ -128,6 +130,52 @@ def random_shift_zoom_flip(
             out[flip] = out[flip, :, ::-1]
     else:
         out = shift_zoom_flip(images, shift_y, shift_x, zoom_y, zoom_x, flip, fill_mode)
+    if vertical_flip:
+        vflip = rng.random(num) < 0.5
+        out[vflip] = out[vflip, ::-1]
+    return out
+
+
+def _whole_pixels(shift_range):
+    """No shift (0 or 0.0) or shifts by up to an integer number of pixels (an int >= 1)."""
+    if isinstance(shift_range, bool):
+        return False
+    return shift_range == 0 or (isinstance(shift_range, (int, np.integer)) and shift_range >= 1)
+
+
+def is_whole_pixel(width_shift_range=0.0, height_shift_range=0.0, zoom_range=0.0, **_):
+    """True if an augmentation shifts by whole pixels only (integer ranges, no zoom): a crop of the
+    padded image, which `random_whole_pixel_shift_flip` does on uint8 images before normalization."""
+    return (_whole_pixels(width_shift_range) and _whole_pixels(height_shift_range)
+            and zoom_bounds(zoom_range) == (1.0, 1.0))
+
+
+_PAD_MODES = {"nearest": "edge", "reflect": "symmetric"}
+
+
+def random_whole_pixel_shift_flip(images, rng, width_shift_range=0, height_shift_range=0, zoom_range=0.0,
+                                  horizontal_flip=False, vertical_flip=False, fill_mode="nearest"):
+    """`random_shift_zoom_flip` for whole-pixel shift ranges: the same random draws and the same result,
+    in the images' own dtype, by cropping each image from the padded batch (no interpolation needed)."""
+    if not is_whole_pixel(width_shift_range, height_shift_range, zoom_range):
+        raise ValueError("whole-pixel shifts need integer shift ranges and no zoom")
+    images = np.asarray(images)
+    num, height, width = images.shape[:3]
+    shift_y = _shift_range_pixels(height_shift_range, height, num, rng) if height_shift_range else np.zeros(num)
+    shift_x = _shift_range_pixels(width_shift_range, width, num, rng) if width_shift_range else np.zeros(num)
+    flip = rng.random(num) < 0.5 if horizontal_flip else np.zeros(num, bool)
+    pad_y, pad_x = int(height_shift_range), int(width_shift_range)
+    if pad_y < height and pad_x < width:
+        padded = np.pad(images, ((0, 0), (pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode=_PAD_MODES[fill_mode])
+        out = np.empty_like(images)
+        for k, (dy, dx) in enumerate(zip(shift_y.astype(np.intp) + pad_y, shift_x.astype(np.intp) + pad_x)):
+            crop = padded[k, dy : dy + height, dx : dx + width]
+            out[k] = crop[:, ::-1] if flip[k] else crop
+    else:  # shifts beyond the image: index maps (as random_shift_zoom_flip samples them)
+        rows = _fill_indices(np.arange(height) + shift_y[:, None].astype(np.intp), height, fill_mode)
+        cols = _fill_indices(np.arange(width) + shift_x[:, None].astype(np.intp), width, fill_mode)
+        cols[flip] = cols[flip, ::-1]
+        out = images[np.arange(num)[:, None, None], rows[:, :, None], cols[:, None, :]]
     if vertical_flip:
         vflip = rng.random(num) < 0.5
         out[vflip] = out[vflip, ::-1]

@@ -63,6 +63,23 @@ def check_classes_present(requested, available, dataset_name):
         )
 
 
+def choose_classes(requested, available, dataset_name):
+    """`(classes, class_indices)`: the requested classes (list, array or class-list file) in the given
+    order, or all available ones; requested ids are read as the available ids' type (str or int)."""
+    requested = normalize_class_list(requested)
+    available = list(available)
+    if requested is not None and available and all(isinstance(c, str) for c in available):
+        requested = [str(c) for c in requested]  # e.g. numeric folder names read from a class list
+    elif requested is not None and available and all(isinstance(c, (int, np.integer)) for c in available):
+        requested = [int(c) if isinstance(c, str) and c.strip().lstrip("-").isdigit() else c for c in requested]
+    if requested is None:
+        classes = available
+    else:
+        check_classes_present(requested, available, dataset_name)
+        classes = requested
+    return classes, {c: i for i, c in enumerate(classes)}
+
+
 def restrict_classes(labels, class_indices):
     """Boolean mask of the samples whose label is in `class_indices` and their new labels."""
     labels = np.asarray(labels)

@@ -79,8 +79,5 @@ def write_json(path, value):
 
 def fingerprint(items):
     """A short hash of a sequence of strings (e.g. the training file list a statistic was computed from)."""
-    digest = hashlib.sha1()
-    for item in items:
-        digest.update(str(item).encode("utf-8"))
-        digest.update(b"\n")
-    return digest.hexdigest()
+    text = "".join("{}\n".format(item) for item in items)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()

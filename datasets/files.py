@@ -16,7 +16,7 @@ import numpy as np
 import PIL.Image
 
 from . import augment as aug
-from .base import DatasetGenerator, check_class_balance, check_classes_present, normalize_class_list
+from .base import DatasetGenerator, check_class_balance, choose_classes
 from .cache import fingerprint, read_json, write_json
 from .images import (  # noqa: F401  (load_image, scaled_size, list_images, IMAGE_EXTENSIONS: the old home)
     DECODE_ERRORS, IMAGE_EXTENSIONS, file_channel_stats, list_images, load_image, pair, scaled_size)
@@ -134,18 +134,7 @@ class FileDatasetGenerator(DatasetGenerator):
 
     def _set_classes(self, requested, available, dataset_name):
         """`classes` and `class_indices`: the requested classes in the given order, or all available ones."""
-        requested = normalize_class_list(requested)
-        available = list(available)
-        if requested is not None and available and all(isinstance(c, str) for c in available):
-            requested = [str(c) for c in requested]  # e.g. numeric folder names read from a class list
-        elif requested is not None and available and all(isinstance(c, (int, np.integer)) for c in available):
-            requested = [int(c) if isinstance(c, str) and c.strip().lstrip("-").isdigit() else c for c in requested]
-        if requested is None:
-            self.classes = list(available)
-        else:
-            check_classes_present(requested, available, dataset_name)
-            self.classes = requested
-        self.class_indices = {c: i for i, c in enumerate(self.classes)}
+        self.classes, self.class_indices = choose_classes(requested, available, dataset_name)
 
     def _finish(self, mean, std):
         """Convert the file lists and labels, report the size, and keep the channel statistics given

@@ -77,6 +77,12 @@ def _fashion_mnist_labels(data_root, classes, split):
     return fashion_mnist_split_labels(data_root, split, classes)
 
 
+def _tiny_imagenet(data_root, classes, **kwargs):
+    from .tiny_imagenet import TinyImageNetGenerator
+
+    return TinyImageNetGenerator(data_root, classes, **kwargs)
+
+
 def _file_dataset(module, class_name, zoom=None, **defaults):
     """Factory of a file dataset class; `defaults` are overridden by suffix and caller keyword arguments.
 
@@ -157,6 +163,7 @@ DATASETS = {
     "cifar-100-b-consec": _cifar(part=(50, 100)),
     "digits": DatasetEntry(_digits, in_memory=True),
     "fashion-mnist": DatasetEntry(_fashion_mnist, in_memory=True, labels=_fashion_mnist_labels),
+    "tinyimagenet": DatasetEntry(_tiny_imagenet, in_memory=True),
     "ilsvrc": DatasetEntry(_file_dataset("ilsvrc", "ILSVRCGenerator", zoom=(256, 480))),
     "nab": DatasetEntry(_file_dataset("nab", "NABGenerator", zoom=(256, 480), img_dir="images")),
     "cub": DatasetEntry(_cub),
@@ -223,7 +230,8 @@ def get_data_generator(dataset, data_root=None, classes=None, image_size=None, c
         dataset: name, case-insensitive: CIFAR-10, CIFAR-100, CIFAR-100-a (classes 0-49), CIFAR-100-b
             (classes 50-99, labels kept), CIFAR-100-a-consec / CIFAR-100-b-consec (renumbered 0-49),
             ILSVRC, NAB, CUB, CUB-subN, Cars, Flowers, iNat / iNat2018 (optionally `_<Supercategory>`),
-            iNat2019, MIT67Scenes, UCMLU, RESISC45, Fashion-MNIST, digits.
+            iNat2019, MIT67Scenes, UCMLU, RESISC45, Fashion-MNIST, digits, TinyImageNet (`data_root`: the
+            `tiny-imagenet-200` folder or its .tar.gz archive; class ids are wnids).
             File datasets take the suffixes "-ilsvrcmean" (ImageNet statistics), "-caffe" (BGR, ImageNet
             mean, no std) and, before those, "-large" (images resized to 512, crops of 448x448).
         data_root: root directory of the dataset (not needed for digits; Fashion-MNIST defaults to

@@ -212,6 +212,23 @@ def test_random_shift_ranges_and_flips():
     assert np.any(shifted != images)
 
 
+@pytest.mark.parametrize("options", [
+    {"width_shift_range": 1, "height_shift_range": 1},  # digits
+    {"horizontal_flip": True, "width_shift_range": 8, "height_shift_range": 4, "fill_mode": "reflect"},
+    {"horizontal_flip": True, "vertical_flip": True, "width_shift_range": 3, "fill_mode": "nearest"},
+    {"horizontal_flip": True, "width_shift_range": 11, "height_shift_range": 20, "fill_mode": "reflect"},  # > size
+])
+def test_whole_pixel_fast_path_equals_interpolating_path(options):
+    """Crops of the padded uint8 batch, normalized afterwards == the general path on normalized images."""
+    images = np.random.default_rng(0).integers(0, 256, (40, 10, 9, 3), dtype=np.uint8)
+    mean, scale = np.float32([100, 120, 90]), np.float32([50, 60, 70])
+    assert aug.is_whole_pixel(**options)
+    fast = (aug.random_whole_pixel_shift_flip(images, np.random.default_rng(5), **options) - mean) / scale
+    general = aug.random_shift_zoom_flip((images - mean) / scale, np.random.default_rng(5), **options)
+    np.testing.assert_array_equal(fast, general)
+    assert not aug.is_whole_pixel(width_shift_range=0.15) and not aug.is_whole_pixel(width_shift_range=2, zoom_range=0.1)
+
+
 def test_channel_stats_exact():
     x = np.random.default_rng(0).integers(0, 256, (37, 5, 4, 3), dtype=np.uint8)
     mean, std = channel_stats_uint8(x)
