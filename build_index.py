@@ -32,9 +32,9 @@ def build_parser():
                        help="Code size in bytes per image for --codes pq and ivfpq (must divide the feature "
                             "dimension).")
     group.add_argument("--nlist", type=cli.positive_int, default=None, metavar="CELLS",
-                       help="--codes ivfpq: number of k-means cells (default: about 4 sqrt(number of images)).")
+                       help="--codes ivfpq and binary_ivf: number of k-means cells (default: about 4 sqrt(number of images)).")
     group.add_argument("--nprobe", type=cli.positive_int, default=16, metavar="CELLS",
-                       help="--codes ivfpq: cells searched per query (retrieve.py --nprobe overrides it).")
+                       help="--codes ivfpq and binary_ivf: cells searched per query (retrieve.py --nprobe overrides it).")
     group.add_argument("--norm", type=cli.str2bool, default=True, metavar="yes|no",
                        help="L2-normalize features and queries (similarity = cosine). no: raw inner product.")
     group.add_argument("--seed", type=int, default=0, help="Seed of the k-means training of PQ codes.")

@@ -26,7 +26,7 @@ def build_parser():
     parser.add_argument("--index", required=True, metavar="INDEX", help="Index file written by build_index.py.")
     parser.add_argument("--top", type=cli.positive_int, default=10, metavar="K", help="Results per query.")
     parser.add_argument("--nprobe", type=cli.positive_int, default=None, metavar="CELLS",
-                        help="IVF-PQ indexes: cells searched per query (default: the index's).")
+                        help="IVF indexes (ivfpq, binary_ivf): cells searched per query (default: the index's).")
     group = parser.add_argument_group("Queries (one kind)")
     kinds = group.add_mutually_exclusive_group(required=True)
     kinds.add_argument("--query_feat", metavar="FEATURES",

@@ -7,14 +7,17 @@ Kinds of codes (`CODE_KINDS`, name -> how the faiss index is built and queried):
 - ``binary``: the sign of each component as one bit (`search.codes.pack_bits`), exact Hamming distance
   (`faiss.IndexBinaryFlat`); D / 8 bytes per image (D a multiple of 8). Similarity 1 - 2 hamming / D, the
   cosine of the +-1 codes.
+- ``binary_ivf``: the same bits in an inverted file of `nlist` cells (binary k-means) of which `nprobe` are
+  searched (`faiss.IndexBinaryIVF`): approximate, sub-linear; with nprobe = nlist it is the exact search.
 - ``pq``: product quantization to M bytes (`faiss.IndexPQ`, inner product of the unquantized query with
   the decoded database vectors: asymmetric); M bytes per image.
 - ``ivfpq``: the same codes in an inverted file of `nlist` k-means cells of which `nprobe` are searched
   (`faiss.IndexIVFPQ`): sub-linear search for large databases, approximate.
 
 Rankings are by similarity, ties broken by image index (row in the index) as in the rest of the project:
-faiss returns the top k in no defined order among equal similarities, so we fetch more than k when the
-similarity at position k continues beyond, and sort by (similarity descending, index).
+exact float search returns the top k in no defined order among equal similarities, so we fetch more than k
+when the similarity at position k continues beyond, and sort by (similarity descending, index); faiss's
+exact binary search orders by (distance, id) itself; approximate kinds sort the k they find.
 
 The file is a numpy archive (no pickle) holding `format`, `version`, `codes`, the serialized faiss index,
 `ids` and, where known, `labels` and `paths`, and `info` (JSON: the options it was built with and where
@@ -65,6 +68,27 @@ def _build_binary(features, options):
     return index
 
 
+def _default_nlist(num_images):
+    return max(1, min(int(4 * np.sqrt(num_images)), num_images // 39))
+
+
+def _build_binary_ivf(features, options):
+    faiss = faiss_module()
+    num_bits = binary_codes.check_num_bits(features.shape[1], "feature dimension (bits of the binary codes)")
+    packed = binary_codes.pack_bits(features)
+    nlist = int(options.get("nlist") or _default_nlist(len(features)))
+    if len(features) < nlist:
+        raise ValueError("a binary IVF of {} cells needs at least {} images, got {}".format(nlist, nlist, len(features)))
+    index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(num_bits), num_bits, nlist)
+    index.cp.seed = options["seed"]
+    index.cp.min_points_per_centroid = 1
+    index.train(_train_subset(packed, options["seed"]))
+    index.add(packed)
+    index.nprobe = int(options.get("nprobe") or 16)
+    options["nlist"] = nlist
+    return index
+
+
 def _build_pq(features, options):
     faiss = faiss_module()
     num_sub = check_pq(features.shape[1], options["bytes"])
@@ -82,7 +106,7 @@ def _build_ivfpq(features, options):
     faiss = faiss_module()
     d = features.shape[1]
     num_sub = check_pq(d, options["bytes"])
-    nlist = options.get("nlist") or max(1, min(int(4 * np.sqrt(len(features))), len(features) // 39))
+    nlist = options.get("nlist") or _default_nlist(len(features))
     if len(features) < max(256, nlist):
         raise ValueError("IVF-PQ with {} cells needs at least {} images to train, got {}".format(
             nlist, max(256, nlist), len(features)))
@@ -115,16 +139,23 @@ def _inner_product(index, distances):
     return distances
 
 
-CodeKind = namedtuple("CodeKind", ["build", "encode_queries", "to_similarity", "binary", "description"])
+# ties: how equal similarities are ordered. "extend": fetch beyond k until the k-th similarity is strictly
+# above the last fetched, then sort by (similarity, row): the exact stable top k (exact float search).
+# "faiss": faiss already orders by (distance, id), also at the k-th place (binary flat search; tested).
+# "sort": the k found are sorted by (similarity, row); which of equal candidates at the k-th place are found
+# is up to faiss (approximate kinds: their top k is approximate anyway).
+CodeKind = namedtuple("CodeKind", ["build", "encode_queries", "to_similarity", "binary", "ties", "description"])
 
 CODE_KINDS = {
-    "float": CodeKind(_build_float, _float_queries, _inner_product, False,
+    "float": CodeKind(_build_float, _float_queries, _inner_product, False, "extend",
                       "float features, exact inner product (faiss IndexFlatIP)"),
-    "binary": CodeKind(_build_binary, _binary_queries, _hamming_to_similarity, True,
+    "binary": CodeKind(_build_binary, _binary_queries, _hamming_to_similarity, True, "faiss",
                        "signs as packed bits, exact Hamming distance (faiss IndexBinaryFlat)"),
-    "pq": CodeKind(_build_pq, _float_queries, _inner_product, False,
+    "binary_ivf": CodeKind(_build_binary_ivf, _binary_queries, _hamming_to_similarity, True, "sort",
+                           "signs as packed bits in an inverted file, Hamming distance (faiss IndexBinaryIVF)"),
+    "pq": CodeKind(_build_pq, _float_queries, _inner_product, False, "sort",
                    "product quantization, --bytes per image (faiss IndexPQ)"),
-    "ivfpq": CodeKind(_build_ivfpq, _float_queries, _inner_product, False,
+    "ivfpq": CodeKind(_build_ivfpq, _float_queries, _inner_product, False, "sort",
                       "product quantization in an inverted file (faiss IndexIVFPQ)"),
 }
 
@@ -239,20 +270,19 @@ class ImageIndex:
 
 
 def _stable_search(index, encoded, k, searcher):
-    """faiss search with ties broken by row: fetch more than k until the similarity at position k is
-    strictly above the last fetched one (or all rows are fetched), then sort by (-similarity, row).
-    faiss's binary search breaks ties by id itself (its heaps compare (distance, id)): one search of k."""
+    """faiss search with ties broken by row as the kind's `ties` says (see `CodeKind`)."""
     n = index.num_images
     m = len(encoded)
     similarities = np.full((m, k), np.nan, dtype=np.float32)
     indices = np.full((m, k), -1, dtype=np.int64)
     pending = np.arange(m)
-    fetch = k if index.kind.binary else min(n, k + max(16, k // 4))
+    extend = index.kind.ties == "extend"
+    fetch = min(n, k + max(16, k // 4)) if extend else k
     while len(pending):
         distances, found = searcher.search(encoded[pending], fetch)
         sims = index.kind.to_similarity(index.faiss_index, distances).astype(np.float32)
         sims[found < 0] = -np.inf
-        done = (fetch >= n) | (sims[:, k - 1] > sims[:, fetch - 1]) | (found[:, fetch - 1] < 0) | index.kind.binary
+        done = (fetch >= n) | (sims[:, k - 1] > sims[:, fetch - 1]) | (found[:, fetch - 1] < 0) | (not extend)
         rows = np.flatnonzero(done)
         order = np.lexsort((np.where(found[rows] < 0, n, found[rows]), -sims[rows]), axis=1)[:, :k]
         top_sims = np.take_along_axis(sims[rows], order, axis=1)
@@ -271,7 +301,7 @@ def build_index(features, ids=None, labels=None, paths=None, codes="float", num_
 
     codes - a name from `CODE_KINDS`; num_bytes - code size of "pq" / "ivfpq"; normalize - L2-normalize the
     features (and later the queries) first: similarity = cosine ("binary" ignores it: signs do not change);
-    nlist / nprobe - cells of "ivfpq" and how many are searched (default nlist about 4 sqrt(N));
+    nlist / nprobe - cells of "ivfpq" / "binary_ivf" and how many are searched (default nlist about 4 sqrt(N));
     seed - of the k-means training of "pq" / "ivfpq"; ids, labels, paths - per image (ids default 0..N-1).
     """
     kind = check_code_kind(codes)
@@ -288,7 +318,7 @@ def build_index(features, ids=None, labels=None, paths=None, codes="float", num_
     info.update(codes=codes, normalize=bool(normalize), seed=int(seed))
     if codes in ("pq", "ivfpq"):
         info["bytes"] = int(num_bytes)
-    if codes == "ivfpq":
+    if codes in ("ivfpq", "binary_ivf"):
         info.update(nlist=options["nlist"], nprobe=int(faiss_index.nprobe))
     return ImageIndex(faiss_index, codes, features.shape[1], ids, labels, paths, normalize, info)
 

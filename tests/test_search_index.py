@@ -146,3 +146,21 @@ def test_mean_ahp_at_k_equals_the_metrics_package():
     assert got == pytest.approx(expected["AHP@{} (LCS_HEIGHT)".format(k)], abs=1e-12)
     assert scores.overlap_at_k(rankings, rankings[:, ::-1], 30) == 0.0
     assert scores.overlap_at_k(rankings, rankings, 30) == 1.0
+
+
+def test_binary_ivf_searching_all_cells_is_the_exact_hamming_search():
+    rng = np.random.default_rng(6)
+    database, queries = rng.standard_normal((1000, 16)), rng.standard_normal((10, 16))
+    exact = build_index(database, codes="binary").search(queries, 50)
+    index = build_index(database, codes="binary_ivf", nlist=8, nprobe=2)
+    assert index.info["nlist"] == 8 and index.code_bytes == 2
+    approximate = index.search(queries, 50)
+    assert (approximate.indices >= -1).all()
+    result = index.search(queries, 50, nprobe=8)
+    np.testing.assert_array_equal(result.similarities, exact.similarities)
+    # which of the images tied at the 50th place come is up to faiss's IVF; all above it are the same
+    above = exact.similarities > exact.similarities[:, -1:]
+    np.testing.assert_array_equal(result.indices[above], exact.indices[above])
+    for sims, found in zip(result.similarities, result.indices):  # ordered by (similarity, row), no repeats
+        keys = list(zip(-sims, found))
+        assert keys == sorted(keys) and len(set(found)) == 50
