@@ -4,13 +4,17 @@ Model building (`ARCHITECTURES`, `build_network`), losses and schedules are re-e
 further below so that code written against the original `utils` module keeps working.
 """
 
+import codecs
 import contextlib
 import io
 import json
 import math
 import os
 import pickle
+import struct
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -80,32 +84,189 @@ _SAFE_GLOBALS = {
 }
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that admits only numpy arrays, numpy scalars and plain containers."""
+def _encode_latin1(text, encoding="latin1"):
+    """`_codecs.encode` as Python 2 pickles of numpy arrays call it (their raw bytes as a latin-1
+    string); any other codec (a damaged name, zlib, ...) is refused."""
+    if not isinstance(encoding, str) or encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
+        raise pickle.UnpicklingError("refusing to encode with codec {!r}".format(encoding))
+    return codecs.encode(text, "latin1")
 
+
+def _find_safe_class(unpickler_class):
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return _encode_latin1
         if (module, name) in _SAFE_GLOBALS:
-            return super().find_class(module, name)
+            return unpickler_class.find_class(self, module, name)
         raise pickle.UnpicklingError(
             "refusing to load {}.{}: only numpy arrays and plain containers are allowed".format(module, name)
         )
+    return find_class
 
 
-def safe_pickle_load(path):
-    """Load a pickle file through `RestrictedUnpickler` (also reads Python 2 pickles)."""
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that admits only numpy arrays, numpy scalars and plain containers."""
+
+    find_class = _find_safe_class(pickle.Unpickler)
+
+
+class PythonRestrictedUnpickler(pickle._Unpickler):
+    """`RestrictedUnpickler` on the pure-Python unpickler.
+
+    Its memo is a dict; the C unpickler's is an array that a damaged memo index (LONG_BINPUT with
+    a random 4-byte argument) makes it grow to that index: 2.8 GB and 4.6 s for one of the fuzz
+    test's variants, and more than the machine has for others. About 8 times slower per object,
+    which matters only for pickles of many objects (a feature dump with a vector per image).
+    """
+
+    find_class = _find_safe_class(pickle._Unpickler)
+
+    def load_build(self):
+        """BUILD, refusing a numpy dtype whose state would change its flags: damaged flags make a
+        float64 dtype claim to hold object references, and numpy then fails deep inside (seen as
+        SystemError and "get_clear_loop not set" in the fuzz test)."""
+        state, instance = self.stack[-1], self.stack[-2]
+        if isinstance(instance, np.dtype) and not (isinstance(state, tuple) and state and state[-1] == instance.flags):
+            raise pickle.UnpicklingError("damaged numpy dtype state {!r}".format(state))
+        pickle._Unpickler.load_build(self)
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch[pickle.BUILD[0]] = load_build
+
+
+# Pickles up to this size go through `PythonRestrictedUnpickler` even where speed is asked for:
+# they load in well under a second either way.
+PYTHON_UNPICKLER_MAX_BYTES = 8 * 2 ** 20
+
+# What a damaged pickle can raise inside the restricted unpickler and numpy's array reconstruction
+# (bytes flipped or cut off: tests/test_fuzz_inputs.py). All of them mean "this file is not a valid
+# pickle of arrays", never a bug of ours: the unpickler runs no code of ours but `find_class`.
+_UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, KeyError,
+                      TypeError, ValueError, OverflowError, MemoryError, SystemError, NotImplementedError,
+                      RecursionError, UnicodeError, struct.error, LookupError, SyntaxError)
+
+
+def _describe(error):
+    """'ErrorType: first line of the message' (some messages of damaged files span lines)."""
+    lines = str(error).splitlines()
+    return "{}: {}".format(type(error).__name__, lines[0][:200]) if lines else type(error).__name__
+
+
+def safe_pickle_load(path, many_objects=False):
+    """Load a pickle file through the restricted unpickler (also reads Python 2 pickles).
+
+    A damaged or foreign file raises ValueError naming `path`, also when the Python 2 (latin-1)
+    retry fails. `many_objects`: a large file of many small objects (a feature dump) goes through
+    the C unpickler for speed; otherwise the pure-Python one reads it (see `PythonRestrictedUnpickler`).
+    """
     with open(path, "rb") as f:
         data = f.read()
+    fast = many_objects and len(data) > PYTHON_UNPICKLER_MAX_BYTES
+    unpickler = RestrictedUnpickler if fast else PythonRestrictedUnpickler
     try:
-        return RestrictedUnpickler(io.BytesIO(data)).load()
-    except UnicodeDecodeError:
-        return RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError) as e:
-        raise ValueError("{}: cannot read pickle: {}".format(path, e)) from None
+        try:
+            return unpickler(io.BytesIO(data)).load()
+        except UnicodeDecodeError:  # Python 2 byte strings: numpy arrays of Python 2 need latin-1
+            return unpickler(io.BytesIO(data), encoding="latin1").load()
+    except _UNPICKLING_ERRORS as e:
+        raise ValueError("{}: cannot read pickle: {}".format(path, _describe(e))) from None
+
+
+# ---------------------------------------------------------------------------
+# Numpy archives, read without pickle and without trusting their headers
+# ---------------------------------------------------------------------------
+
+# What zipfile and numpy's header parser raise for a damaged archive.
+_NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OverflowError, SyntaxError, TypeError,
+               KeyError, NotImplementedError, UnicodeError, struct.error, RuntimeError, OSError)
+
+_NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_npy_member(archive, member):
+    """One array of an open .npz: the size its header claims is checked against the member's size
+    before anything is allocated, object arrays are refused, and the member's CRC is verified."""
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version not in _NPY_HEADER_READERS:
+            raise ValueError("unsupported .npy format version {}.{}".format(*version))
+        shape, fortran_order, dtype = _NPY_HEADER_READERS[version](f)
+        if dtype.hasobject:
+            raise ValueError("{} holds Python objects (reading it would need pickle)".format(member))
+        num_bytes = math.prod(shape) * dtype.itemsize
+        stored = archive.getinfo(member).file_size - f.tell()
+        if num_bytes != stored:
+            raise ValueError("{}: its header claims shape {} of {} ({:,} bytes), the archive holds {:,} bytes".format(
+                member, shape, dtype, num_bytes, stored))
+        data = f.read(num_bytes)
+        if len(data) != num_bytes or f.read(1):  # reading to the end makes zipfile check the CRC
+            raise ValueError("{}: truncated".format(member))
+    array = np.frombuffer(bytearray(data), dtype=dtype)  # bytearray: a writable array, as np.load gives
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
+
+
+def load_npz(path, required, optional=()):
+    """Dict name -> array of the arrays `required` and those of `optional` present in the .npz `path`.
+
+    Like `np.load(path, allow_pickle=False)`, but a damaged archive (bad zip structure, CRC, header,
+    truncated data, object arrays) raises ValueError naming the file and the fault.
+    """
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {name[:-len(".npy")]: name for name in archive.namelist() if name.endswith(".npy")}
+            for key in tuple(required) + tuple(optional):
+                if key in members:
+                    arrays[key] = _read_npy_member(archive, members[key])
+                elif key in required:
+                    raise ValueError("no array named {!r} in the archive".format(key))
+    except _NPZ_ERRORS as e:
+        raise ValueError("{}: cannot read the .npz archive: {}".format(path, _describe(e))) from None
+    return arrays
+
+
+def _check_array(path, array, what, kinds, ndim):
+    """`array` as an ndarray of one of the dtype `kinds` and `ndim` dimensions; ValueError naming `path` otherwise."""
+    try:
+        array = np.asarray(array)
+    except (ValueError, TypeError) as e:  # e.g. rows of different lengths
+        raise ValueError("{}: the {} is not an array ({})".format(path, what, _describe(e))) from None
+    if array.dtype.kind not in kinds or array.dtype.hasobject:
+        raise ValueError("{}: the {} is not numeric (dtype {})".format(path, what, array.dtype))
+    if array.ndim != ndim:
+        raise ValueError("{}: the {} has shape {}, expected {} dimensions".format(path, what, array.shape, ndim))
+    return array
+
+
+def _check_labels(path, labels, what="class labels"):
+    """`labels` as a list of hashable, distinct ids; ValueError naming `path` otherwise."""
+    try:
+        labels = list(labels)
+        index = {label: i for i, label in enumerate(labels)}
+    except TypeError as e:
+        raise ValueError("{}: the {} are not a list of ids ({})".format(path, what, _describe(e))) from None
+    if len(index) != len(labels):
+        seen = set()
+        duplicate = next(label for label in labels if label in seen or seen.add(label))
+        raise ValueError("{}: {} {!r} appears more than once".format(path, what[:-1], duplicate))
+    return labels, index
 
 
 # ---------------------------------------------------------------------------
 # Class-embedding files: the original pickle dict, or the same as a numpy archive
 # ---------------------------------------------------------------------------
+
+# File name ending -> format of class-embedding files we write (reading takes any pickle too).
+CLASS_EMBEDDING_FORMATS = {".pickle": "pickle", ".pkl": "pickle", ".npz": "npz"}
+
+
+def class_embedding_format(path, flag="--out"):
+    """'pickle' or 'npz' from the ending of `path`; ValueError naming `flag` for any other ending."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in CLASS_EMBEDDING_FORMATS:
+        raise ValueError("{} {}: unknown file type {!r}; class embeddings are written as .pickle or .npz".format(
+            flag, path, ext or "(none)"))
+    return CLASS_EMBEDDING_FORMATS[ext]
 
 
 def _label_array(labels):
@@ -121,16 +282,17 @@ def save_class_embedding(path, embedding, ind2label):
 
     Both hold `embedding` (one row per class), `ind2label` (the class id of each row) and,
     in the pickle, `label2ind` (the inverse mapping), exactly as the original release did.
+    Any other file name ending raises ValueError (before anything is written).
     """
+    file_format = class_embedding_format(path, "class-embedding file")
     embedding = np.asarray(embedding)
     ind2label = [l.item() if isinstance(l, np.generic) else l for l in ind2label]
     if embedding.ndim != 2 or embedding.shape[0] != len(ind2label):
         raise ValueError(
             "embedding of shape {} does not match {} class labels".format(embedding.shape, len(ind2label))
         )
-    ext = os.path.splitext(path)[1].lower()
     with atomic_write(path) as f:
-        if ext == ".npz":
+        if file_format == "npz":
             np.savez(f, embedding=embedding, ind2label=_label_array(ind2label))
         else:
             record = {
@@ -144,36 +306,40 @@ def save_class_embedding(path, embedding, ind2label):
 def load_class_embedding(path):
     """Read a class-embedding file written by `save_class_embedding` or by the original release.
 
-    Returns a dict with `embedding` (float ndarray, one row per class), `ind2label` (list) and
-    `label2ind` (dict). Pickles are read through the restricted unpickler.
+    Returns a dict with `embedding` (numeric ndarray, one row per class), `ind2label` (list) and
+    `label2ind` (dict). Pickles are read through the restricted unpickler. A file that is damaged,
+    not a class embedding, or holds NaN or infinite values raises ValueError naming the file.
     """
     if not os.path.isfile(path):
         raise ValueError("{}: no such embedding file".format(path))
     if os.path.splitext(path)[1].lower() == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                embedding = archive["embedding"]
-                ind2label = archive["ind2label"].tolist()
-        except (KeyError, ValueError, OSError) as e:
-            raise ValueError("{}: not a class-embedding archive ({})".format(path, e)) from None
+        arrays = load_npz(path, ("embedding", "ind2label"))
+        embedding = arrays["embedding"]
+        ind2label = _check_array(path, arrays["ind2label"], "label array ind2label", "iuU", 1).tolist()
     else:
         record = safe_pickle_load(path)
         if not isinstance(record, dict) or "embedding" not in record:
             raise ValueError("{}: not a class-embedding file (expected a dict with 'embedding')".format(path))
-        embedding = np.asarray(record["embedding"])
-        if "ind2label" in record:
-            ind2label = list(record["ind2label"])
-        elif "label2ind" in record:
-            ind2label = [lbl for lbl, _ in sorted(record["label2ind"].items(), key=lambda kv: kv[1])]
-        else:
-            ind2label = list(range(len(embedding)))
-    if embedding.ndim != 2 or len(ind2label) != embedding.shape[0]:
+        embedding = record["embedding"]
+        try:
+            if "ind2label" in record:
+                ind2label = list(record["ind2label"])
+            elif "label2ind" in record:
+                ind2label = [lbl for lbl, _ in sorted(record["label2ind"].items(), key=lambda kv: kv[1])]
+            else:
+                ind2label = list(range(len(embedding)))
+        except (TypeError, AttributeError) as e:
+            raise ValueError("{}: the class labels are not readable ({})".format(path, _describe(e))) from None
+    embedding = _check_array(path, embedding, "class embedding", "fiu", 2)
+    ind2label, label2ind = _check_labels(path, ind2label)
+    if len(ind2label) != embedding.shape[0]:
         raise ValueError("{}: embedding shape {} does not match {} labels".format(path, embedding.shape, len(ind2label)))
-    return {
-        "embedding": embedding,
-        "ind2label": ind2label,
-        "label2ind": {lbl: i for i, lbl in enumerate(ind2label)},
-    }
+    not_finite = ~np.isfinite(embedding)
+    if not_finite.any():
+        row, col = np.argwhere(not_finite)[0]
+        raise ValueError("{}: the class embedding holds {} non-finite value(s), the first {} in row {} (class {!r}), "
+                         "column {}".format(path, int(not_finite.sum()), embedding[row, col], row, ind2label[row], col))
+    return {"embedding": embedding, "ind2label": ind2label, "label2ind": label2ind}
 
 
 # ---------------------------------------------------------------------------
@@ -193,25 +359,38 @@ def save_features(path, features, ids=None):
 
 
 def load_features(path):
-    """Read a feature dump; returns `(ids, features)` with features as a 2-D float array."""
+    """Read a feature dump; returns `(ids, features)` with features as a 2-D numeric array.
+
+    A damaged file, one that is not a feature dump, or vectors of different lengths raise
+    ValueError naming the file (and the image). NaN values are returned as they are.
+    """
     if not os.path.isfile(path):
         raise ValueError("{}: no such feature file".format(path))
     if os.path.splitext(path)[1].lower() == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            if "feat" not in archive:
-                raise ValueError("{}: no array named 'feat' in the archive".format(path))
-            feat = archive["feat"]
-            ids = archive["ids"].tolist() if "ids" in archive else list(range(len(feat)))
-        return ids, np.asarray(feat)
-    record = safe_pickle_load(path)
+        arrays = load_npz(path, ("feat",), ("ids",))
+        feat = _check_array(path, arrays["feat"], "feature array", "fiub", 2)
+        if "ids" not in arrays:
+            return list(range(len(feat))), feat
+        ids, _ = _check_labels(path, _check_array(path, arrays["ids"], "image id array", "iuU", 1).tolist(),
+                               "image ids")
+        if len(ids) != len(feat):
+            raise ValueError("{}: {} image ids for {} feature vectors".format(path, len(ids), len(feat)))
+        return ids, feat
+    record = safe_pickle_load(path, many_objects=True)
     if not isinstance(record, dict) or "feat" not in record:
         raise ValueError("{}: not a feature dump (expected a dict with 'feat')".format(path))
     feat = record["feat"]
-    if isinstance(feat, dict):
-        ids = list(feat.keys())
-        return ids, np.stack([np.asarray(feat[i]).ravel() for i in ids]) if ids else np.zeros((0, 0))
-    feat = np.asarray(feat)
-    return list(range(len(feat))), feat
+    if not isinstance(feat, dict):
+        feat = _check_array(path, feat, "feature array", "fiub", 2)
+        return list(range(len(feat))), feat
+    ids = list(feat.keys())
+    vectors = [_check_array(path, feat[i], "feature vector of image {!r}".format(i), "fiub", np.ndim(feat[i])).ravel()
+               for i in ids]
+    for i, vector in zip(ids, vectors):
+        if len(vector) != len(vectors[0]):
+            raise ValueError("{}: the feature vector of image {!r} has {} values, that of image {!r} has {}".format(
+                path, i, len(vector), ids[0], len(vectors[0])))
+    return ids, np.stack(vectors) if ids else np.zeros((0, 0))
 
 
 def write_metrics_json(perf, path):

@@ -272,6 +272,131 @@ def test_loads_python2_style_pickles(tmp_path):
     assert np.array_equal(record["embedding"], emb) and record["label2ind"] == {5: 0, 6: 1, 7: 2}
 
 
+def test_python2_retry_that_fails_is_a_value_error(tmp_path):
+    """A byte string that is not ASCII sends the loader to its latin-1 retry; a failure there is bad input too."""
+    path = tmp_path / "old.pickle"
+    for data in (b"\x80\x02U\x01\xff",  # protocol 2, SHORT_BINSTRING b'\xff', then cut off
+                 b"\x80\x02U\x01\xffcos\nsystem\n."):  # ... then a forbidden global
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match="cannot read pickle") as info:
+            utils.load_class_embedding(str(path))
+        assert str(path) in str(info.value)
+
+
+def test_python2_codec_other_than_latin1_is_refused(tmp_path):
+    path = tmp_path / "codec.pickle"
+    path.write_bytes(b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x04\x00\x00\x00zlib\x86R.")
+    with pytest.raises(ValueError, match="zlib"):
+        utils.safe_pickle_load(str(path))
+
+
+def test_damaged_dtype_flags_are_refused(tmp_path):
+    """A flipped byte in a pickled dtype's flags makes float64 claim to hold object references."""
+    path = tmp_path / "emb.pickle"
+    utils.save_class_embedding(str(path), np.eye(3), [0, 1, 2])
+    data = path.read_bytes()
+    state = b"J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"  # (..., -1, -1, flags=0) of the dtype state
+    assert data.count(state) == 1
+    path.write_bytes(data.replace(state, state[:-2] + b"\xedt"))
+    with pytest.raises(ValueError, match="dtype") as info:
+        utils.load_class_embedding(str(path))
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("ext", [".npz", ".pickle"])
+def test_truncated_files_name_the_file(tmp_path, ext):
+    """Issue 12, items 1-2: a cut-off class embedding or feature file is one ValueError naming it."""
+    good = tmp_path / ("good" + ext)
+    utils.save_class_embedding(str(good), np.random.RandomState(0).rand(4, 3), [0, 1, 2, 3])
+    features = tmp_path / ("feat" + ext)
+    utils.save_features(str(features), np.ones((5, 2)))
+    for source, load in ((good, utils.load_class_embedding), (features, utils.load_features)):
+        data = source.read_bytes()
+        for cut in (0, 1, len(data) // 3, len(data) // 2, len(data) - 1):
+            path = tmp_path / ("cut" + ext)
+            path.write_bytes(data[:cut])
+            with pytest.raises(ValueError) as info:
+                load(str(path))
+            assert str(path) in str(info.value)
+
+
+def test_npz_header_claiming_a_huge_array_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    def npy_bytes(array):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return buffer.getvalue()
+
+    # The .npy header is padded with spaces: the shape (4, 4) becomes (4000000, 4000000), 128 TB of
+    # float64, at the same header length, in an archive with valid CRCs.
+    new_shape = b"'shape': (4000000, 4000000), }"
+    old_shape = b"'shape': (4, 4), }".ljust(len(new_shape))
+    embedding = npy_bytes(np.eye(4))
+    assert embedding.count(old_shape) == 1
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("embedding.npy", embedding.replace(old_shape, new_shape))
+        archive.writestr("ind2label.npy", npy_bytes(np.arange(4)))
+    with pytest.raises(ValueError, match="claims shape") as info:
+        utils.load_class_embedding(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_object_array_npz_is_refused(tmp_path):
+    """Issue 12, item 18."""
+    path = tmp_path / "objects.npz"
+    np.savez(str(path), embedding=np.array([[1.0, "a"]], dtype=object), ind2label=np.array([0]))
+    with pytest.raises(ValueError, match="Python objects") as info:
+        utils.load_class_embedding(str(path))
+    assert str(path) in str(info.value)
+    np.savez(str(path), feat=np.array([[1.0, None]], dtype=object))
+    with pytest.raises(ValueError, match="Python objects"):
+        utils.load_features(str(path))
+
+
+@pytest.mark.parametrize("ext", [".npz", ".pickle"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_class_embedding_names_file_row_and_class(tmp_path, ext, bad):
+    """Issue 12, item 16."""
+    embedding = np.eye(4)
+    embedding[2, 1] = bad
+    path = tmp_path / ("emb" + ext)
+    utils.save_class_embedding(str(path), embedding, [10, 11, 12, 13])
+    with pytest.raises(ValueError) as info:
+        utils.load_class_embedding(str(path))
+    message = str(info.value)
+    assert str(path) in message and "row 2 (class 12), column 1" in message and str(bad) in message
+
+
+def test_class_embedding_content_errors(tmp_path):
+    path = tmp_path / "e.pickle"
+    cases = [({"embedding": [[1.0, 2.0], [3.0]]}, "not an array"),
+             ({"embedding": np.array([["a", "b"]])}, "not numeric"),
+             ({"embedding": np.ones(3)}, "shape"),
+             ({"embedding": np.eye(2), "ind2label": [5, 5]}, "5 appears more than once"),
+             ({"embedding": np.eye(2), "ind2label": [[1], [2]]}, "not a list of ids"),
+             ({"embedding": np.eye(2), "ind2label": 7}, "labels are not readable"),
+             ([1, 2], "expected a dict")]
+    for record, message in cases:
+        with open(path, "wb") as f:
+            pickle.dump(record, f)
+        with pytest.raises(ValueError, match=message) as info:
+            utils.load_class_embedding(str(path))
+        assert str(path) in str(info.value)
+
+
+def test_feature_vectors_of_different_lengths_name_the_image(tmp_path):
+    """Issue 12, item 17: the loader names the image whose vector has another length."""
+    path = tmp_path / "f.pickle"
+    with open(path, "wb") as f:
+        pickle.dump({"feat": {0: np.ones(3), 1: np.ones(3), "img7": np.ones(4)}}, f)
+    with pytest.raises(ValueError, match="image 'img7' has 4 values, that of image 0 has 3") as info:
+        utils.load_features(str(path))
+    assert str(path) in str(info.value)
+
+
 def test_features_round_trip(tmp_path):
     feats = np.random.RandomState(0).rand(4, 3).astype(np.float32)
     for ext in (".pickle", ".npz"):
