@@ -43,12 +43,16 @@ def as_context(embedding, top_k=(), onehot=None):
     return MethodContext(embedding=embedding, onehot=bool(onehot), top_k=tuple(top_k))
 
 
-def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_channels=None, **network_kwargs):
+def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_channels=None, context=None,
+                          method_kwargs=None, **network_kwargs):
     """The network mapping images onto `embedding_dim` values, followed by the head of `loss`.
 
+    A method with several outputs (`TrainingMethod.outputs`) builds them from `context` (a
+    `MethodContext`) and its hyperparameters `method_kwargs`.
     Returns `(model, network_top)`: the model and the name of the network's own last layer.
     """
-    head = METHODS[loss].head
+    method = METHODS[loss]
+    head = method.head
     model = build_network(embedding_dim, architecture, input_channels=input_channels, **network_kwargs)
     if model.output.shape[-1] != embedding_dim:
         # resnet-32/-110 end at their pooled features unless built for classification (as the original).
@@ -56,6 +60,11 @@ def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_ch
                          "architecture with a dense top (e.g. resnet-110-fc, resnet-110-wfc, simple)".format(
                              architecture, model.output.shape[-1], embedding_dim))
     network_top = model.layers[-1].name
+    if method.outputs is not None:
+        if context is None:
+            raise ValueError("--loss {} builds its outputs for the classes: pass the method context".format(loss))
+        outputs = method.outputs(context, model.output, **method.hyperparameters(method_kwargs))
+        return keras.Model(model.inputs, outputs, name=model.name), network_top
     if head is None:
         return model, network_top
     return keras.Model(model.inputs, OUTPUT_HEADS[head](model.output), name=model.name), network_top
@@ -108,7 +117,8 @@ transform_inputs = make_targets  # the original's name
 def target_transform(loss, context, cls_head=False, loss_kwargs=None):
     """The batch transform `(x, y) -> (x, targets)` for a model trained with `loss` (and the classifier head)."""
     method = METHODS[loss]
-    tables = [method.targets(context, **method.hyperparameters(loss_kwargs))]
+    targets = method.targets(context, **method.hyperparameters(loss_kwargs))
+    tables = list(targets) if method.outputs is not None else [targets]  # one table per output
     if cls_head:
         tables.append(CLASSIFIER_HEAD.targets(context))
     return ClassTargets(tables)
@@ -123,18 +133,24 @@ def loss_and_metrics(loss, embedding, top_k=(), loss_kwargs=None):
 
 
 def compile_model(model, embedding, loss="inv_corr", cls_weight=0.0, lr=0.1, decay=0.0, nesterov=False,
-                  clipgrad=10.0, top_k=(), loss_kwargs=None):
+                  clipgrad=10.0, top_k=(), loss_kwargs=None, optimizer=None):
     """Compile with SGD (momentum 0.9, norm clipping, inverse-time decay) and the losses of `--loss`.
 
     `embedding`: the class-embedding matrix or a `MethodContext`; `loss_kwargs`: the method's
-    hyperparameters (its `arguments`, by name).
+    hyperparameters (its `arguments`, by name). `optimizer`: a Keras optimizer to use instead of
+    that SGD (`lr`, `decay`, `nesterov` and `clipgrad` are then unused), e.g. DeViSE's Adagrad.
     """
     context = as_context(embedding, top_k)
     embed_loss, embed_metrics = loss_and_metrics(loss, context, loss_kwargs=loss_kwargs)
-    optimizer = InverseTimeDecaySGD(
-        learning_rate=lr, decay=decay, momentum=0.9, nesterov=nesterov, clipnorm=clipgrad if clipgrad > 0 else None
-    )
-    if has_cls_head(model):
+    if optimizer is None:
+        optimizer = InverseTimeDecaySGD(
+            learning_rate=lr, decay=decay, momentum=0.9, nesterov=nesterov, clipnorm=clipgrad if clipgrad > 0 else None
+        )
+    method = METHODS[loss]
+    if method.outputs is not None:  # one loss, weight and list of metrics per output
+        weights = method.loss_weights(context, **method.hyperparameters(loss_kwargs)) if method.loss_weights else None
+        model.compile(optimizer=optimizer, loss=embed_loss, loss_weights=weights, metrics=embed_metrics)
+    elif has_cls_head(model):
         model.compile(
             optimizer=optimizer,
             loss=[embed_loss, CLASSIFIER_HEAD.loss(context)],
@@ -148,7 +164,7 @@ def compile_model(model, embedding, loss="inv_corr", cls_weight=0.0, lr=0.1, dec
 
 def accuracy_log_key(model, loss):
     """The log key of the headline validation accuracy."""
-    if has_cls_head(model):
+    if has_cls_head(model) and METHODS[loss].outputs is None:
         return "val_" + CLASSIFIER_HEAD.monitor
     return "val_" + METHODS[loss].monitor
 

@@ -41,11 +41,17 @@ The auxiliary classifier head of the original (`--cls_weight`, `--cls_base`: ReL
 `prob`, trained with cross-entropy on one-hot targets beside the embedding loss) is the entry
 `CLASSIFIER_HEAD`; a method that is itself a classifier sets `classifier_head=False`.
 
+Several outputs: a method may set `outputs` instead of `head`: `(context, features, **hyperparameters)`
+-> `[features, class scores (prob), *training-only outputs]` built after the network's `embedding`
+(the feature dump and final evaluation read the first two, as with the classifier head); `targets`,
+`loss`, `metrics` and `loss_weights` then give one entry per output (targets None: the labels).
+
 This module imports neither Keras nor TensorFlow (the loss and metric factories import them when
 called), so `--help` of the training scripts stays instant.
 """
 
 import dataclasses
+import importlib
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -121,10 +127,16 @@ class TrainingMethod:
     classifier_head: bool = True  # whether --cls_weight may add the classifier head
     needs_hierarchy: bool = False
     output_dim: Optional[Callable] = None  # (context, **hyperparameters) -> network output size; default: dim
+    # Methods with several outputs (see "Several outputs" in the module docstring): (context, features tensor,
+    # **hyperparameters) -> [features, class scores, *training-only outputs]; `head` is then None.
+    outputs: Optional[Callable] = None
+    loss_weights: Optional[Callable] = None  # (context, **hyperparameters) -> one weight per output
 
     def __post_init__(self):
         if self.similarity not in ("dot", "distance"):
             raise ValueError("{}: similarity must be 'dot' or 'distance', got {!r}".format(self.name, self.similarity))
+        if self.outputs is not None and (self.head is not None or self.classifier_head):
+            raise ValueError("{}: a method with several outputs has no head and no classifier head".format(self.name))
 
     def hyperparameters(self, values=None, *, ignore_unknown=False):
         """The method's keyword arguments: `values` (a mapping) over the defaults of `arguments`.
@@ -428,4 +440,59 @@ register_method(TrainingMethod(
         Argument("--triplet_dim", int, None, "Output size of the network (default: the dimension of "
                  "--embedding).", metavar="DIM"),
     ),
+))
+
+
+# ---------------------------------------------------------------------------
+# The original release's baselines learn_devise.py, learn_center_loss.py, learn_labelembedding.py (their
+# factories live beside their losses in models/devise.py, models/center_loss.py, models/label_embedding.py)
+# ---------------------------------------------------------------------------
+
+
+def _from(module, name):  # a factory that imports `models.<module>` (which imports Keras) when called
+    return lambda *args, **kwargs: getattr(importlib.import_module("models." + module), name)(*args, **kwargs)
+
+
+def _several(*entries):  # one entry per output ([features, prob, own output]); callables are factories
+    return lambda context, **kw: [entry(context, **kw) if callable(entry) else entry for entry in entries]
+
+
+register_method(TrainingMethod(
+    name="devise",
+    description="DeViSE (Frome et al. 2013) as learn_devise.py: the linear output x, unit-length class embeddings e, "
+                "hinge rank loss sum over classes j != y of max(0, margin - <e_y, x> + <e_j, x>).",
+    targets=_from("devise", "unit_class_embedding"), head=None, loss=_from("devise", "method_loss"),
+    metrics=_from("devise", "method_metrics"), monitor="max_sim_acc",
+    arguments=(Argument("--margin", float, 0.1, "Margin of the hinge rank loss.", metavar="MARGIN"),),
+))
+EMBED_DIM = Argument("--embed_dim", int, 100, "Size of the network's embedding layer (the image features; fixed "
+                     "class centers of a class-embedding file have their own).", metavar="DIM")
+register_method(TrainingMethod(
+    name="center_loss",
+    description="Softmax + center loss (Wen et al. 2016) as learn_center_loss.py: classifier prob plus |x - c_y|^2 / 2 "
+                "to class centers, learned (--embedding onehot) or fixed (a class-embedding file).",
+    targets=_several(label_targets, onehot_targets, onehot_targets), head=None, classifier_head=False,
+    loss=_several(None, _categorical_crossentropy, _from("center_loss", "method_loss")),
+    metrics=_several([], classification_metrics, []), loss_weights=_from("center_loss", "method_loss_weights"),
+    monitor="prob_acc", output_dim=_from("center_loss", "method_output_dim"),
+    outputs=_from("center_loss", "method_outputs"),
+    arguments=(EMBED_DIM, Argument("--center_loss_weight", float, 0.1, "Weight of the center loss (the softmax "
+                                   "loss has weight 1).", metavar="WEIGHT")),
+))
+register_method(TrainingMethod(
+    name="label_embedding",
+    description="Label embedding network (Sun et al. 2017) as learn_labelembedding.py: classifier prob trained on "
+                "labels and a learned label embedding's soft targets; needs --embedding onehot.",
+    targets=_several(label_targets, onehot_targets, onehot_targets), head=None, classifier_head=False,
+    loss=_several(None, None, _from("label_embedding", "method_loss")),
+    metrics=_several([], classification_metrics, []), loss_weights=lambda context, **_: [0.0, 0.0, 1.0],
+    monitor="prob_acc", onehot_only=True, output_dim=lambda context, embed_dim, **_: embed_dim,
+    outputs=_from("label_embedding", "method_outputs"),
+    arguments=(EMBED_DIM,
+               Argument("--tau", float, 2.0, "Softmax temperature of the second classifier's outputs, the targets "
+                        "of the label embedding.", metavar="TAU"),
+               Argument("--alpha", float, 0.9, "Bound of the second classifier's probability of the true class "
+                        "(more is penalized).", metavar="ALPHA"),
+               Argument("--beta", float, 0.5, "Weight of the cross-entropy with the labels; the soft targets of "
+                        "the label embedding get 1 - beta.", metavar="BETA")),
 ))
