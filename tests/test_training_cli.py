@@ -69,7 +69,7 @@ def runs(tmp_path_factory):
 
     run_a = start(*cifar, *COMMON, "--embedding", d / "emb.pickle", "--cls_weight", "0.1", "--top_k_acc", "2",
                   "--epochs", "2", "--lr_schedule", "SGDR", "--sgdr_base_len", "1", "--max_decay", "0.1",
-                  "--snapshot", d / "snap.keras", "--snapshot_best", d / "best.keras", "--model_dump", d / "a.keras",
+                  "--snapshot", d / "snap.keras", "--model_dump", d / "a.keras",
                   "--weight_dump", d / "a.weights.h5", "--feature_dump", d / "a_feat.pickle", "--log_dir", d / "logs")
     run_c = start(*digits, *COMMON, "--loss", "softmax_corr", "--epochs", "1", "--gpus", "2", "--batch_size", "50",
                   "--val_batch_size", "14",
@@ -97,7 +97,7 @@ def test_outputs_of_a_full_run(runs):
     assert "Final evaluation on the test set:" in out["A"] and "val_" not in out["A"]  # --no_progress
     for name in ("l2norm_max_sim_acc", "l2norm_max_sim_acc_top2", "prob_acc", "prob_top2_acc", "loss"):
         assert "  {} ".format(name) in out["A"]
-    for path in ("snap.keras", "best.keras", "a.keras", "a.weights.h5", "a_feat.pickle"):
+    for path in ("snap.keras", "a.keras", "a.weights.h5", "a_feat.pickle"):
         assert (d / path).is_file(), path
     assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]  # atomic writes left nothing behind
     events = [f for _, _, files in os.walk(d / "logs") for f in files if "tfevents" in f]
@@ -186,8 +186,6 @@ def test_snapshots_and_resume(runs):
     assert keras.models.load_model(d / "snap_a.keras").optimizer.iterations.numpy() == 2 * 5
     assert "Resuming from snapshot" in out["B"] and "Optimizer state restored (step 10)" in out["B"]
     assert keras.models.load_model(d / "snap.keras").optimizer.iterations.numpy() == 3 * 5
-    best = keras.models.load_model(d / "best.keras")
-    assert len(best.outputs) == 2
 
 
 def test_weight_dump_loads_by_name(runs):
@@ -290,6 +288,8 @@ def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
     assert "--batch_size" in one_line_error(capsys, *base, "--embedding", "onehot", "--batch_size", "0")
     assert "--architecture_kwargs" in one_line_error(capsys, *base, "--embedding", "onehot",
                                                      "--architecture_kwargs", "{bad")
+    assert "simple takes no argument 'nosuch'" in one_line_error(capsys, *base, "--embedding", "onehot",
+                                                                 "--architecture_kwargs", '{"nosuch": 1}')
     assert "unknown dataset" in one_line_error(capsys, "--dataset", "CIFAR-11", "--embedding", "onehot")
     assert "42" in one_line_error(capsys, *base, "--embedding", wrong)
     # resnet-32 without a classification top ends at its pooled features (8 here), not at 10 dimensions.
