@@ -36,6 +36,7 @@ _LAZY_NAMES = {
     "FashionMNISTGenerator": "fashion_mnist",
     "FileDatasetGenerator": "files",
     "TinyImageNetGenerator": "tiny_imagenet",
+    "ImageFolderGenerator": "folder",
 }
 
 

@@ -177,6 +177,7 @@ DATASETS = {
         test_list="TestImages.txt"))),
     "ucmlu": DatasetEntry(_with_stats("ucmlu", _file_dataset("subdirectory", "SubDirectoryGenerator"))),
     "resisc45": DatasetEntry(_with_stats("resisc45", _file_dataset("subdirectory", "SubDirectoryGenerator"))),
+    "folder": DatasetEntry(_file_dataset("folder", "ImageFolderGenerator"), makes_split=True),
 }
 
 # Names that stand for a family: "iNat_<Supercategory>", "CUB-sub<N>".
@@ -231,7 +232,8 @@ def get_data_generator(dataset, data_root=None, classes=None, image_size=None, c
             (classes 50-99, labels kept), CIFAR-100-a-consec / CIFAR-100-b-consec (renumbered 0-49),
             ILSVRC, NAB, CUB, CUB-subN, Cars, Flowers, iNat / iNat2018 (optionally `_<Supercategory>`),
             iNat2019, MIT67Scenes, UCMLU, RESISC45, Fashion-MNIST, digits, TinyImageNet (`data_root`: the
-            `tiny-imagenet-200` folder or its .tar.gz archive; class ids are wnids).
+            `tiny-imagenet-200` folder or its .tar.gz archive; class ids are wnids), folder (`data_root`:
+            a folder of class sub-folders, see `datasets.folder`; class ids are the folder names).
             File datasets take the suffixes "-ilsvrcmean" (ImageNet statistics), "-caffe" (BGR, ImageNet
             mean, no std) and, before those, "-large" (images resized to 512, crops of 448x448).
         data_root: root directory of the dataset (not needed for digits; Fashion-MNIST defaults to
