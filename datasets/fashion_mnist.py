@@ -67,7 +67,8 @@ def fashion_mnist_split_labels(root=None, split="test", classes=None, reenumerat
     """`(labels, class_ids)` of the "train" or "test" split, reading only its label file."""
     root = root or FASHION_MNIST_ROOT
     if not os.path.isdir(root):
-        raise ValueError("{}: Fashion-MNIST directory not found (install the dataset-fashion-mnist package?)".format(root))
+        raise ValueError("{}: Fashion-MNIST directory not found (install the dataset-fashion-mnist package?)".format(
+            root))
     y = read_idx(_find(root, "{}-labels-idx1-ubyte".format("train" if split == "train" else "t10k")))
     return split_labels(y, classes, reenumerate, "Fashion-MNIST at {}".format(root))
 

@@ -34,7 +34,8 @@ TEST_FOLDERS = ("test", "val")
 
 def class_folders(directory):
     """Sorted names of the visible sub-folders of `directory`."""
-    return sorted(d for d in os.listdir(directory) if not d.startswith(".") and os.path.isdir(os.path.join(directory, d)))
+    return sorted(d for d in os.listdir(directory)
+                  if not d.startswith(".") and os.path.isdir(os.path.join(directory, d)))
 
 
 def images_by_class(directory, classes):

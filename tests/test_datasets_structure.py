@@ -171,7 +171,8 @@ def _write_images(folder, count, seed):
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     for i in range(count):
-        PIL.Image.fromarray(rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)).save(os.path.join(folder, "{}.png".format(i)))
+        image = PIL.Image.fromarray(rng.integers(0, 256, (5, 6, 3), dtype=np.uint8))
+        image.save(os.path.join(folder, "{}.png".format(i)))
 
 
 def test_file_statistics_are_computed_only_when_needed(tmp_path, monkeypatch):
