@@ -240,6 +240,7 @@ class TinyImageNetGenerator(ArrayDatasetGenerator):
         self.root_dir = root_dir
         self._archive = os.path.isfile(root_dir)
         self._contents = None  # image bytes while an archive is being cached
+        self._fresh = {}  # arrays just decoded or resized: used directly instead of read back
         index = self._read_index()
         self.index_key = cache.fingerprint(name for name, _ in index["train"] + index["val"])[:12]
         self.classes, self.class_indices = choose_classes(classes, index["wnids"], root_dir)
@@ -288,8 +289,9 @@ class TinyImageNetGenerator(ArrayDatasetGenerator):
             return paths
         if size != NATIVE_SIZE:
             for path, native in zip(paths, self._cached_arrays(NATIVE_SIZE)):
-                save_array(path, resize_all(np.load(native, mmap_mode="r"), size,
-                                            "Resizing to {0}x{0}".format(size)))
+                self._fresh.pop(native, None)
+                self._fresh[path] = resize_all(np.load(native, mmap_mode="r"), size, "Resizing to {0}x{0}".format(size))
+                save_array(path, self._fresh[path])
             return paths
         contents = self._contents
         if self._archive and contents is None:  # the index was cached, the arrays were not
@@ -299,15 +301,22 @@ class TinyImageNetGenerator(ArrayDatasetGenerator):
             wheres = ["{}:{}".format(self.root_dir, n) if self._archive else os.path.join(self.root_dir, n)
                       for n in names]
             sources = [contents[n] for n in names] if self._archive else wheres
-            save_array(path, decode_all(sources, wheres, "Decoding Tiny ImageNet {}".format(split)))
+            self._fresh[path] = decode_all(sources, wheres, "Decoding Tiny ImageNet {}".format(split))
+            save_array(path, self._fresh[path])
         self._contents = None
         return paths
 
     def _load_train_images(self):
-        self._X_train = load_rows(self._cached_arrays(self.image_size)[0], self._train_rows)
+        self._X_train = self._rows(self._cached_arrays(self.image_size)[0], self._train_rows)
 
     def _load_test_images(self):
-        self._X_test = load_rows(self._cached_arrays(self.image_size)[1], self._test_rows)
+        self._X_test = self._rows(self._cached_arrays(self.image_size)[1], self._test_rows)
+
+    def _rows(self, path, rows):
+        fresh = self._fresh.pop(path, None)
+        if fresh is None:
+            return load_rows(path, rows)
+        return fresh if np.array_equal(rows, np.arange(len(fresh))) else fresh[rows]
 
     @property
     def num_channels(self):
