@@ -12,9 +12,9 @@ import textwrap
 import time
 
 from class_embedding import (  # noqa: F401  (re-exported: the names this script had as a library)
-    DEFAULT_METHOD, METHODS, compute_class_embedding, embed_classes, embedding_deviation,
+    DEFAULT_METHOD, METHODS, SIMILARITY, compute_class_embedding, embed_classes, embedding_deviation,
     hierarchical_class_embedding, mds, sim_approx, target_classes, unitsphere_embedding)
-from class_hierarchy import ClassHierarchy
+import cli
 import utils
 
 HELP_WIDTH = 79
@@ -29,18 +29,11 @@ def _methods_epilog():
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        description=textwrap.fill(
-            "Computes embeddings of n classes so that their dot products (or distances) correspond to their "
-            "semantic similarity (dissimilarity) 1 - height(LCS)/height(root) in a given hierarchy.", HELP_WIDTH),
-        epilog=_methods_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter)  # argument help is wrapped; the epilog is pre-wrapped
-    parser.add_argument("--hierarchy", type=str, required=True, metavar="FILE",
-                        help="File of parent-child (or, with --is_a, child-parent) relationships, one per line.")
-    parser.add_argument("--is_a", action="store_true", default=False,
-                        help="--hierarchy contains is-a (child parent) instead of parent-child relationships.")
-    parser.add_argument("--str_ids", action="store_true", default=False,
-                        help="Treat class ids as strings instead of integers.")
+    parser = cli.make_parser(
+        "Computes embeddings of n classes so that their dot products (or distances) correspond to their "
+        "semantic similarity (dissimilarity) 1 - height(LCS)/height(root) in a given hierarchy.",
+        epilog=_methods_epilog())  # indented lines: kept as written by cli.HelpFormatter
+    cli.add_hierarchy_arguments(parser)
     parser.add_argument("--class_list", type=str, default=None, metavar="FILE",
                         help="File with the ids of the classes to embed (first word per line, in this order). "
                              "Default: all leaves of the hierarchy, sorted.")
@@ -61,19 +54,21 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    with utils.cli_errors():
+    with cli.cli_errors():
+        # Everything that can be checked without the hierarchy is checked before reading it.
+        utils.class_embedding_format(args.out, "--out")
+        cli.check_output_dir(args.out, "--out")
         if args.num_dim is not None and args.num_dim < 1:
-            raise ValueError("--num_dim must be positive, got {}".format(args.num_dim))
-        id_type = str if args.str_ids else int
+            raise cli.UsageError("--num_dim must be positive, got {}".format(args.num_dim))
         start_time = time.time()
-        hierarchy = ClassHierarchy.from_file(args.hierarchy, is_a_relations=args.is_a, id_type=id_type)
-        classes = target_classes(hierarchy, args.class_list, id_type)
+        hierarchy = cli.load_hierarchy(args.hierarchy, args.is_a, args.str_ids)
+        classes = target_classes(hierarchy, args.class_list, str if args.str_ids else int)
         embedding, class_dist = compute_class_embedding(hierarchy, classes, args.method, args.num_dim, args.norm)
         elapsed = time.time() - start_time
         print('Computed {}-dimensional semantic embeddings for {} classes using the "{}" method in {:.2f} seconds.'
               .format(embedding.shape[1], embedding.shape[0], args.method, elapsed))
         max_dev, mean_dev = embedding_deviation(embedding, class_dist, args.method)
-        target = "similarities" if METHODS[args.method].kind == "similarity" else "distances"
+        target = "similarities" if METHODS[args.method].kind == SIMILARITY else "distances"
         print("Maximum deviation from target {}: {:.3g}".format(target, max_dev))
         print("Average deviation from target {}: {:.3g}".format(target, mean_dev))
         utils.save_class_embedding(args.out, embedding, classes)

@@ -3,11 +3,14 @@
 import os
 import pickle
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import class_embedding as ce
+import error_bounds as eb
 import compute_class_embedding as cce
 import utils
 from class_hierarchy import ClassHierarchy
@@ -55,60 +58,140 @@ def random_tree(seed, num_nodes=60):
     return h, h.leaves()
 
 
+def spheres_gram(dist):
+    """The Gram matrix of the spheres placement (class 0 at the origin) of classes 1.., from the distances."""
+    d_sq = dist ** 2
+    return (d_sq[0, 1:, None] + d_sq[None, 0, 1:] - d_sq[1:, 1:]) / 2
+
+
+def min_off_diagonal(matrix):
+    return matrix[~np.eye(len(matrix), dtype=bool)].min()
+
+
+def spheres_distance_bound(dist):
+    """Distances of the spheres placement against the target: the Cholesky factor of the Gram matrix (rows of
+    norm <= 1, entries rounded in 3 operations) reproduces it within the Gram bound; distances from it lose
+    that / distance; the test's distances from differences add their own rounding."""
+    n = len(dist)
+    gram_error = eb.cholesky_gram_bound(n) + 4 * eb.U
+    return eb.distance_from_gram_bound(gram_error, min_off_diagonal(dist)) + eb.difference_distance_bound(n, 1.0)
+
+
+def mds_distance_bound(dist, num_dims):
+    """Distances of a full-dimensional MDS embedding against the target: the eigen-decomposition's backward error
+    on B = -1/2 J D^2 J (entries rounded in 5 operations), the dropped eigenvalues below eps |B|, and the Gram
+    product, turned into distances as for spheres."""
+    n = len(dist)
+    d_sq = dist ** 2
+    b = -0.5 * (d_sq - d_sq.mean(0) - d_sq.mean(1)[:, None] + d_sq.mean())
+    norm_b = np.linalg.norm(b, 2)
+    gram_error = (eb.eigh_backward_bound(b) + n * np.finfo(float).eps * norm_b + eb.gamma(n) * norm_b
+                  + 8 * eb.U * d_sq.max())
+    return (eb.distance_from_gram_bound(gram_error, min_off_diagonal(dist))
+            + eb.difference_distance_bound(num_dims, dist.max()))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_unitsphere_equals_iterative_placement_and_gram_is_target(seed):
     h, classes = random_tree(seed)
     sim = h.similarity_matrix(classes)
+    n = len(classes)
     emb = cce.unitsphere_embedding(sim)
-    assert np.abs(emb @ emb.T - sim).max() < 1e-10
-    assert np.abs(np.linalg.norm(emb, axis=1) - 1).max() < 1e-12
-    assert np.abs(emb - iterative_unitsphere(sim)).max() < 1e-10
+    assert np.abs(emb @ emb.T - sim).max() <= eb.cholesky_gram_bound(n)
+    assert np.abs(np.linalg.norm(emb, axis=1) - 1).max() <= eb.unit_norm_bound(n)
+    reference = iterative_unitsphere(sim)
+    reference_residual = np.linalg.norm(reference @ reference.T - sim) + eb.gram_residual_bound(n)
+    assert np.linalg.norm(emb - reference) <= eb.cholesky_factor_difference_bound(
+        sim, [eb.gram_residual_bound(n), reference_residual])
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_spheres_equals_iterative_placement_and_distances_are_target(seed):
     h, classes = random_tree(seed)
     dist = h.lcs_height_matrix(classes)
+    n = len(classes)
     emb = cce.hierarchical_class_embedding(dist)
-    assert emb.shape == (len(classes), len(classes) - 1)
-    assert np.abs(pairwise_distances(emb) - dist).max() < 1e-10
-    assert np.abs(emb - iterative_spheres(dist)).max() < 1e-10
+    assert emb.shape == (n, n - 1)
+    assert np.abs(pairwise_distances(emb) - dist).max() <= spheres_distance_bound(dist)
+    gram = spheres_gram(dist)
+    reference = iterative_spheres(dist)
+    reference_residual = np.linalg.norm(reference[1:] @ reference[1:].T - gram) + eb.gram_residual_bound(n)
+    assert np.linalg.norm(emb - reference) <= eb.cholesky_factor_difference_bound(
+        gram, [eb.gram_residual_bound(n), reference_residual])
 
 
 def test_approx_sim_full_rank_is_exact_and_low_rank_is_optimal():
     h, classes = random_tree(7)
     sim = h.similarity_matrix(classes)
-    assert np.abs(cce.sim_approx(sim) @ cce.sim_approx(sim).T - sim).max() < 1e-10
+    n = len(classes)
+    full = cce.sim_approx(sim)
+    norm = np.linalg.norm(sim, 2)
+    assert np.abs(full @ full.T - sim).max() <= eb.eigh_backward_bound(sim) + eb.gamma(n) * norm
     eigval = np.sort(np.linalg.eigvalsh(sim))[::-1]
     for d in (1, 3, 8):
         emb = cce.sim_approx(sim, d)
-        assert emb.shape == (len(classes), d)
-        # Eckart-Young: the Frobenius error of the best rank-d approximation is the discarded spectrum.
-        assert np.linalg.norm(emb @ emb.T - sim) == pytest.approx(np.sqrt(np.sum(eigval[d:] ** 2)), rel=1e-9)
+        assert emb.shape == (n, d)
+        # Eckart-Young: the Frobenius error of the best rank-d approximation is the discarded spectrum
+        # (two eigen-decompositions, each within its backward error in the Frobenius norm).
+        assert np.linalg.norm(emb @ emb.T - sim) == pytest.approx(
+            np.sqrt(np.sum(eigval[d:] ** 2)), abs=2 * np.sqrt(n) * (eb.eigh_backward_bound(sim) + eb.gamma(n) * norm))
 
 
 def test_mds_full_dimension_is_exact_and_matches_centred_gram():
     h, classes = random_tree(8)
     dist = h.lcs_height_matrix(classes)
     emb = cce.mds(dist, len(classes) - 1)
-    assert np.abs(pairwise_distances(emb) - dist).max() < 1e-10
+    assert np.abs(pairwise_distances(emb) - dist).max() <= mds_distance_bound(dist, emb.shape[1])
     # Independent check on a hand-made configuration: MDS recovers points up to rotation.
     points = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0], [1.0, 1.0]])
-    assert np.abs(pairwise_distances(cce.mds(pairwise_distances(points), 2)) - pairwise_distances(points)).max() < 1e-10
+    points_dist = pairwise_distances(points)
+    assert np.abs(pairwise_distances(cce.mds(points_dist, 2)) - points_dist).max() <= mds_distance_bound(points_dist, 2)
+
+
+def deviation_bounds(emb, dist, kind, tolerance):
+    """Per-pair error bound of embedding_deviation plus that of the dense reference (see its docstring)."""
+    num_dims = emb.shape[1]
+    if kind == ce.SIMILARITY:  # both: one matrix product each, then a subtraction from the same 1 - dist
+        max_sq_norm = max(np.einsum("ij,ij->i", emb, emb).max(), 1.0)
+        return 2 * eb.gamma(num_dims + 2) * max_sq_norm
+    max_dist = pairwise_distances(emb).max()
+    ours = tolerance + eb.gamma(num_dims + 3) * max_dist + 2 * eb.U
+    return ours + eb.difference_distance_bound(num_dims, max_dist) + 2 * eb.U
 
 
 def test_deviation_report_matches_dense_computation():
     h, classes = random_tree(9, 200)
     dist = h.lcs_height_matrix(classes)
+    n = len(classes)
     for method in cce.METHODS:
+        kind = ce.METHODS[method].kind
         emb = cce.embed_classes(dist, method, 10 if method in ("mds", "approx_sim") else None)
-        if method in ("unitsphere", "approx_sim"):
+        if kind == ce.SIMILARITY:
             error = np.abs(emb @ emb.T - (1 - dist))
         else:
             error = np.abs(pairwise_distances(emb) - dist)
-        max_dev, mean_dev = cce.embedding_deviation(emb, dist, method, block_size=37)
-        assert max_dev == pytest.approx(error.max(), abs=1e-12)
-        assert mean_dev == pytest.approx(error.mean(), rel=1e-9)  # Gram-based distances round differently
+        for tolerance in (1e-12, ce.DISTANCE_TOLERANCE):
+            max_dev, mean_dev = cce.embedding_deviation(emb, dist, method, block_size=37, tolerance=tolerance)
+            bound = deviation_bounds(emb, dist, kind, tolerance)
+            assert max_dev == pytest.approx(error.max(), abs=bound), method
+            # plus the rounding of summing n^2 non-negative terms, in both
+            assert mean_dev == pytest.approx(error.mean(), abs=bound + 2 * eb.gamma(n * n) * error.mean()), method
+
+
+@pytest.mark.parametrize("block_size", [1, 8])
+def test_deviation_of_nearly_coincident_points_keeps_its_digits(block_size):
+    """Issue 12, item 22: two classes 1e-9 apart, far from the origin, which the target puts 1 apart.
+    |a|^2 + |b|^2 - 2 a.b cancels to rounding noise (about 1e-15 on a squared distance of 1e-18: a distance
+    of ~3e-8, whatever the machine); the deviation must be 1 - 1e-9 within its error bound."""
+    emb = np.full((2, 8), 1.0)
+    emb[1, 0] += 1e-9
+    dist = np.array([[0.0, 1.0], [1.0, 0.0]])
+    exact_distance = np.sqrt(np.sum((emb[0] - emb[1]) ** 2))  # the stored points' own distance, from differences
+    for tolerance in (1e-12, ce.DISTANCE_TOLERANCE):
+        max_dev, mean_dev = ce.embedding_deviation(emb, dist, ce.DISTANCE, block_size=block_size, tolerance=tolerance)
+        bound = deviation_bounds(emb, dist, ce.DISTANCE, tolerance)
+        assert max_dev == pytest.approx(1 - exact_distance, abs=bound)
+        assert mean_dev == pytest.approx((1 - exact_distance) / 2, abs=bound)
 
 
 def test_methods_table():
@@ -116,15 +199,22 @@ def test_methods_table():
     h, classes = random_tree(10)
     dist = h.lcs_height_matrix(classes)
     n = len(classes)
-    assert set(ce.METHODS) == {"unitsphere", "approx_sim", "spheres", "mds"}
+    sim = 1 - dist
+    bounds = {  # each method's error bound at full dimension (see the tests of the single algorithms)
+        "unitsphere": eb.cholesky_gram_bound(n),
+        "approx_sim": eb.eigh_backward_bound(sim) + eb.gamma(n) * np.linalg.norm(sim, 2),
+        "spheres": spheres_distance_bound(dist),
+        "mds": mds_distance_bound(dist, n - 1),
+    }
+    assert set(ce.METHODS) == set(bounds)
     for name, entry in ce.METHODS.items():
         assert entry.kind in (ce.SIMILARITY, ce.DISTANCE) and entry.num_dim in ("no", "optional", "required")
         emb = ce.embed_classes(dist, name)
         assert emb.shape[1] <= entry.max_dim(n)
         if entry.kind == ce.SIMILARITY:
-            assert np.abs(emb @ emb.T - (1 - dist)).max() < 1e-10
+            assert np.abs(emb @ emb.T - sim).max() <= bounds[name], name
         else:
-            assert np.abs(pairwise_distances(emb) - dist).max() < 1e-10
+            assert np.abs(pairwise_distances(emb) - dist).max() <= bounds[name], name
     with pytest.raises(ValueError, match="nosuch.*unitsphere"):
         ce.embed_classes(dist, "nosuch")
 
@@ -149,8 +239,8 @@ def test_cifar100_reference_all_methods():
     assert classes == list(range(100))
     dist = h.lcs_height_matrix(classes)
     emb = cce.embed_classes(dist, "unitsphere")
-    assert np.abs(emb @ emb.T - (1 - dist)).max() < 1e-10
-    assert np.abs(pairwise_distances(cce.embed_classes(dist, "spheres")) - dist).max() < 1e-10
+    assert np.abs(emb @ emb.T - (1 - dist)).max() <= eb.cholesky_gram_bound(100)
+    assert np.abs(pairwise_distances(cce.embed_classes(dist, "spheres")) - dist).max() <= spheres_distance_bound(dist)
 
 
 def test_not_positive_definite_dag_is_reported():
@@ -179,7 +269,8 @@ def test_cli_writes_original_format(tmp_path, tree_file, ext):
     record = utils.load_class_embedding(str(out))
     assert record["ind2label"] == [0, 1, 2, 3, 4]
     h = ClassHierarchy.from_file(str(tree_file), id_type=int)
-    assert np.abs(record["embedding"] @ record["embedding"].T - h.similarity_matrix(range(5))).max() < 1e-10
+    assert np.abs(record["embedding"] @ record["embedding"].T - h.similarity_matrix(range(5))).max() \
+        <= eb.cholesky_gram_bound(5)
     if ext == ".pickle":  # old tools read the file with plain pickle
         with open(out, "rb") as f:
             raw = pickle.load(f)
@@ -199,8 +290,8 @@ def test_cli_default_method_is_unitsphere_as_the_original(tmp_path):
     h = ClassHierarchy.from_file(os.path.join(REPO_ROOT, "Cifar-Hierarchy", "cifar.parent-child.txt"), id_type=int)
     # per pair, with the original's scalar lcs_height
     similarity = np.array([[1.0 - h.lcs_height(a, b) for b in labels] for a in labels])
-    assert np.abs(emb @ emb.T - similarity).max() < 1e-10
-    assert np.abs(np.linalg.norm(emb, axis=1) - 1).max() < 1e-12
+    assert np.abs(emb @ emb.T - similarity).max() <= eb.cholesky_gram_bound(100)
+    assert np.abs(np.linalg.norm(emb, axis=1) - 1).max() <= eb.unit_norm_bound(100)
     assert ce.DEFAULT_METHOD == "unitsphere" and cce.build_parser().get_default("method") == "unitsphere"
 
 
@@ -241,6 +332,111 @@ def test_cli_bad_input_one_line_errors(tmp_path, content, args, fragments):
     result = run_script("compute_class_embedding.py", "--hierarchy", hierarchy, "--out", out, *args)
     assert_one_line_error(result, *fragments)
     assert out.read_bytes() == b"precious"  # nothing already written is lost
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--method", "approx_sim", "--num_dim", "50"], ["--num_dim 50", "5 classes at most 5 dimensions"]),
+    (["--method", "mds", "--num_dim", "5"], ["--num_dim 5", "at most 4 dimensions"]),
+    (["--num_dim", "3"], ["--num_dim 3 does not apply to --method unitsphere", "approx_sim"]),
+    (["--method", "spheres", "--num_dim", "2"], ["does not apply to --method spheres", "use --method mds"]),
+    (["--num_dim", "0"], ["--num_dim must be positive"]),
+])
+def test_cli_num_dim_that_cannot_be_given_is_an_error(tmp_path, tree_file, args, fragments):
+    """Issue 12, item 5 (silently fewer dimensions before)."""
+    out = tmp_path / "out.pickle"
+    out.write_bytes(b"precious")
+    assert_one_line_error(run_script("compute_class_embedding.py", "--hierarchy", tree_file, "--out", out, *args),
+                          *fragments)
+    assert out.read_bytes() == b"precious"
+
+
+def test_num_dim_at_the_limit_is_accepted(tree_file):
+    h = ClassHierarchy.from_file(str(tree_file), id_type=int)
+    assert ce.compute_class_embedding(h, h.leaves(), "approx_sim", 5)[0].shape == (5, 5)
+    assert ce.compute_class_embedding(h, h.leaves(), "mds", 4)[0].shape == (5, 4)
+    assert ce.compute_class_embedding(h, h.leaves(), "unitsphere", 5)[0].shape == (5, 5)  # its own dimension
+
+
+@pytest.mark.parametrize("name", ["e.npy", "e.xyz", "e"])
+def test_cli_out_with_unknown_extension_is_an_error(tmp_path, tree_file, name):
+    """Issue 12, item 6 (a pickle under any name before)."""
+    result = run_script("compute_class_embedding.py", "--hierarchy", tree_file, "--out", tmp_path / name)
+    assert_one_line_error(result, "--out", name, ".pickle or .npz")
+    assert not (tmp_path / name).exists()
+
+
+def test_cli_out_into_missing_directory_is_checked_first(tmp_path):
+    """Issue 12, item 13: the output is checked before the hierarchy is even read (here: it does not exist)."""
+    out = tmp_path / "no" / "such" / "dir" / "e.pickle"
+    result = run_script("compute_class_embedding.py", "--hierarchy", tmp_path / "missing.txt", "--out", out)
+    assert_one_line_error(result, "--out", "output directory does not exist")
+
+
+def test_memory_need_is_reported_before_computing(tree_file, monkeypatch):
+    """Issue 12, item 4: what the embedding would need, and what to do, before the n x n matrices exist."""
+    h = ClassHierarchy.from_file(str(tree_file), id_type=int)
+    monkeypatch.setattr(h, "lcs_height_matrix", lambda *a: pytest.fail("computed although it does not fit"))
+    for method, entry in ce.METHODS.items():
+        needed = ce.memory_needed(method, 5)
+        assert needed == entry.bytes_per_pair * 25 + ce.MEMORY_MARGIN
+        with pytest.raises(ValueError) as info:
+            ce.compute_class_embedding(h, h.leaves(), method, memory_limit=needed - 1)
+        message = str(info.value)
+        assert "5 classes" in message and "--class_list" in message and "about 4 fit" in message
+
+
+def test_cli_huge_tree_fails_upfront_with_what_it_needs(tmp_path):
+    """A flat tree with enough leaves to need twice the memory this machine has free: one line within seconds."""
+    available = ce.available_memory()
+    if available is None:
+        pytest.skip("free memory unknown on this system")
+    num_leaves = int((2 * available / ce.METHODS["unitsphere"].bytes_per_pair) ** 0.5) + 1
+    hierarchy = tmp_path / "huge.txt"
+    hierarchy.write_text("".join("0 {}\n".format(i) for i in range(1, num_leaves + 1)))
+    result = run_script("compute_class_embedding.py", "--hierarchy", hierarchy, "--out", tmp_path / "e.npz",
+                        timeout=120)
+    assert_one_line_error(result, "{:,} classes".format(num_leaves), "GB of memory", "--class_list")
+    assert not (tmp_path / "e.npz").exists()
+
+
+MEASURE_PEAKS = """
+import random, resource, sys
+import class_embedding as ce
+import error_bounds as eb
+from test_class_hierarchy import from_edges, random_tree_edges
+h = from_edges(random_tree_edges(random.Random(0), int(sys.argv[1])))
+classes = h.leaves()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for method in sys.argv[2:]:  # by increasing need: the high-water mark so far is this method's peak or less
+    ce.compute_class_embedding(h, classes, method)
+    print(method, len(classes), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+def test_memory_model_is_an_upper_bound(tmp_path):
+    """memory_needed bounds the measured peak (growth of the resident set) of each method, at 1,180 classes."""
+    script = tmp_path / "peaks.py"
+    script.write_text(MEASURE_PEAKS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.path.join(REPO_ROOT, "tests")]),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")  # BLAS threads fight over a busy machine's cores
+    methods = sorted(ce.METHODS, key=lambda m: ce.METHODS[m].bytes_per_pair)
+    result = subprocess.run([sys.executable, str(script), "2400", *methods], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    for line in result.stdout.splitlines():
+        method, num_classes, peak = line.split()
+        assert int(peak) <= ce.memory_needed(method, int(num_classes)), line
+
+
+def test_inner_node_classes_are_at_distance_zero_from_themselves(tmp_path, tree_file):
+    """As in the original: a listed inner node (here 12, height 1) has similarity 1 with itself."""
+    h = ClassHierarchy.from_file(str(tree_file), id_type=int)
+    classes = [0, 12, 3]
+    emb, dist = ce.compute_class_embedding(h, classes, "unitsphere")
+    original = np.array([[0.0 if a == b else h.lcs_height(a, b) for b in classes] for a in classes])
+    assert np.array_equal(dist, original)
+    n = len(classes)
+    assert np.abs(emb @ emb.T - (1 - original)).max() <= eb.cholesky_gram_bound(n)
 
 
 def test_cli_missing_hierarchy_file(tmp_path):
