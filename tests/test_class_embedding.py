@@ -439,6 +439,18 @@ def test_inner_node_classes_are_at_distance_zero_from_themselves(tmp_path, tree_
     assert np.abs(emb @ emb.T - (1 - original)).max() <= eb.cholesky_gram_bound(n)
 
 
+def test_cli_binary_hierarchy_or_class_list_names_file_and_line(tmp_path, tree_file):
+    """Issue 12, item 15: a binary file (here a PNG's first bytes after two good lines)."""
+    binary = tmp_path / "picture.txt"
+    binary.write_bytes(b"10 11\n10 12\n\x89PNG\r\n\x1a\n")
+    out = tmp_path / "e.npz"
+    assert_one_line_error(run_script("compute_class_embedding.py", "--hierarchy", binary, "--out", out),
+                          str(binary), "line 3", "not a text file")
+    assert_one_line_error(run_script("compute_class_embedding.py", "--hierarchy", tree_file, "--class_list", binary,
+                                     "--out", out), str(binary), "line 3", "not a text file")
+    assert not out.exists()
+
+
 def test_cli_missing_hierarchy_file(tmp_path):
     result = run_script("compute_class_embedding.py", "--hierarchy", tmp_path / "nope.txt", "--out", tmp_path / "o.npz")
     assert_one_line_error(result, "nope.txt")
