@@ -11,7 +11,6 @@ softmax classifier of the paper's baselines), or nothing (`mse`, `unnorm_corr`).
 import keras
 import numpy as np
 
-from models.layers import L2Normalize
 from models.methods import CLASSIFIER_HEAD, METHODS, ClassTargets, MethodContext
 from models.registry import build_network
 from models.lr_callbacks import InverseTimeDecaySGD
@@ -20,7 +19,9 @@ CLS_WEIGHT_DECAY = 5e-4
 
 # name -> function(tensor) -> output tensor: the output layers a method may put after the network.
 OUTPUT_HEADS = {
-    "l2norm": lambda x: L2Normalize(name="l2norm", dtype="float32")(x),
+    # Keras' own layer (the same x / |x| as the original's l2norm), so that a model file loads without
+    # this project; files of the previous version hold `L2Normalize` (models/layers.py), which stays.
+    "l2norm": lambda x: keras.layers.UnitNormalization(name="l2norm", dtype="float32")(x),
     "softmax": lambda x: keras.layers.Activation("softmax", name="softmax", dtype="float32")(x),
     "prob": lambda x: keras.layers.Activation("softmax", name="prob", dtype="float32")(x),
 }
@@ -32,15 +33,11 @@ def check_loss(loss):
     return loss
 
 
-def as_context(embedding, top_k=(), onehot=None):
+def as_context(embedding, top_k=(), onehot=False):
     """A `MethodContext` from a class-embedding matrix (or the context itself)."""
     if isinstance(embedding, MethodContext):
         return embedding
-    embedding = np.asarray(embedding, dtype=np.float32)
-    if onehot is None:
-        onehot = embedding.ndim == 2 and embedding.shape[0] == embedding.shape[1] and \
-            np.array_equal(embedding, np.eye(len(embedding)))
-    return MethodContext(embedding=embedding, onehot=bool(onehot), top_k=tuple(top_k))
+    return MethodContext(embedding=np.asarray(embedding, dtype=np.float32), onehot=bool(onehot), top_k=tuple(top_k))
 
 
 def build_embedding_model(embedding_dim, architecture, loss="inv_corr", input_channels=None, context=None,

@@ -55,41 +55,47 @@ def top_k_accuracy(y_true, y_pred, k=5, tolerance=TIE_TOLERANCE):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NearestEmbeddingAccuracy(keras.metrics.MeanMetricWrapper):
-    """Mean of `nearest_embedding_accuracy`: classification by the nearest class embedding."""
+    """Mean of `nearest_embedding_accuracy`: classification by the nearest class embedding.
 
-    def __init__(self, embedding, dot_prod_sim=False, k=1, name=None, dtype=None):
-        embedding = check_embedding(embedding)
+    The class embeddings are not part of the config (they grow with the classes: a saved model
+    would hold them in JSON, once per metric). A metric loaded from a model file has none and
+    raises if used; compile the model again with the class embeddings to evaluate it. Configs of
+    older files that hold them still load.
+    """
+
+    def __init__(self, embedding=None, dot_prod_sim=False, k=1, name=None, dtype=None):
+        embedding = None if embedding is None else check_embedding(embedding)
         k = check_k(k)
         if name is None:
             name = "max_sim_acc" if dot_prod_sim else "nn_accuracy"  # the original's metric names
             if k > 1:
-                name = "{}_top{}".format(name, k)
-        super().__init__(
-            nearest_embedding_accuracy, name=name, dtype=dtype, embedding=embedding, dot_prod_sim=bool(dot_prod_sim), k=k
-        )
+                name = "{}{}".format(name, k)  # max_sim_acc5, as the original
+        super().__init__(_nearest_embedding_accuracy_or_error, name=name, dtype=dtype, embedding=embedding,
+                         dot_prod_sim=bool(dot_prod_sim), k=k)
         self.embedding, self.dot_prod_sim, self.k = embedding, bool(dot_prod_sim), k
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "dtype": self.dtype,
-            "embedding": self.embedding.tolist(),
-            "dot_prod_sim": self.dot_prod_sim,
-            "k": self.k,
-        }
+        return {"name": self.name, "dtype": self.dtype, "dot_prod_sim": self.dot_prod_sim, "k": self.k}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
 
 
+def _nearest_embedding_accuracy_or_error(y_true, y_pred, embedding, dot_prod_sim=False, k=1):
+    if embedding is None:
+        raise ValueError("this nearest-embedding accuracy was loaded from a model file, which does not store the "
+                         "class embeddings: compile the model again with them (models.heads.compile_model)")
+    return nearest_embedding_accuracy(y_true, y_pred, embedding, dot_prod_sim, k)
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TopKAccuracy(keras.metrics.MeanMetricWrapper):
-    """Mean of `top_k_accuracy` for one-hot targets and class scores."""
+    """Mean of `top_k_accuracy` for one-hot targets and class scores (named acc5 etc., as the original)."""
 
     def __init__(self, k=5, name=None, dtype=None):
         k = check_k(k)
-        super().__init__(top_k_accuracy, name=name or "top{}_acc".format(k), dtype=dtype, k=k)
+        super().__init__(top_k_accuracy, name=name or "acc{}".format(k), dtype=dtype, k=k)
         self.k = k
 
     def get_config(self):

@@ -41,14 +41,19 @@ class DeviseRankingLoss(keras.losses.Loss):
 
     `sum_j max(0, margin - <y_true, y_pred> + <e_j, y_pred>) - margin`: the sum runs over all
     classes including the true one, whose term is exactly `margin`, hence the subtraction.
+    The class embeddings are not part of the config (they grow with the classes); a loss loaded
+    from a model file has none and raises if called, until the model is compiled again.
     """
 
-    def __init__(self, embedding, margin=0.1, name="devise_ranking_loss", **kwargs):
+    def __init__(self, embedding=None, margin=0.1, name="devise_ranking_loss", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.embedding = check_embedding(embedding)
+        self.embedding = None if embedding is None else check_embedding(embedding)
         self.margin = float(margin)
 
     def call(self, y_true, y_pred):
+        if self.embedding is None:
+            raise ValueError("this DeViSE loss was loaded from a model file, which does not store the class "
+                             "embeddings: compile the model again with them")
         y_true, y_pred = as_float32(y_true, y_pred)
         true_sim = ops.sum(y_true * y_pred, axis=-1, keepdims=True)
         other_sim = ops.matmul(y_pred, ops.transpose(ops.convert_to_tensor(self.embedding)))
@@ -56,7 +61,7 @@ class DeviseRankingLoss(keras.losses.Loss):
 
     def get_config(self):
         config = super().get_config()
-        config.update(embedding=self.embedding.tolist(), margin=self.margin)
+        config.update(margin=self.margin)
         return config
 
 

@@ -257,9 +257,15 @@ class ClassTargets:
 
 
 def _nearest_embedding_metrics(dot_product):
+    """Accuracy of the nearest class embedding (max_sim_acc, max_sim_acc5, ... by dot product;
+    nn_accuracy, nn_accuracy5, ... by distance); with one-hot targets the plain accuracy (acc,
+    acc5, ...), as the original named them."""
+
     def metrics(context, **_):
         from models import keras_metrics
 
+        if context.onehot:
+            return classification_metrics(context)
         return [keras_metrics.nn_accuracy(context.embedding, dot_prod_sim=dot_product, k=k)
                 for k in (1, *context.top_k)]
 
@@ -267,7 +273,7 @@ def _nearest_embedding_metrics(dot_product):
 
 
 def classification_metrics(context, **_):
-    """Accuracy (`acc`) and top-k accuracy of class scores against one-hot targets."""
+    """Accuracy (`acc`) and top-k accuracy (`acc5`, ...) of class scores against one-hot targets."""
     import keras
 
     from models import keras_metrics

@@ -95,7 +95,7 @@ def runs(tmp_path_factory):
 def test_outputs_of_a_full_run(runs):
     d, out = runs
     assert "Final evaluation on the test set:" in out["A"] and "val_" not in out["A"]  # --no_progress
-    for name in ("l2norm_max_sim_acc", "l2norm_max_sim_acc_top2", "prob_acc", "prob_top2_acc", "loss"):
+    for name in ("l2norm_max_sim_acc", "l2norm_max_sim_acc2", "prob_acc", "prob_acc2", "loss"):  # the original's
         assert "  {} ".format(name) in out["A"]
     for path in ("snap.keras", "a.keras", "a.weights.h5", "a_feat.pickle"):
         assert (d / path).is_file(), path
@@ -411,7 +411,7 @@ def test_loss_heads_and_metrics(loss, head, metric):
     embedding_loss, metrics = T.loss_and_metrics(loss, np.eye(4), top_k=(2,))
     expected_loss = {"mse": models.losses.squared_distance, "crossentropy": "categorical_crossentropy"}
     assert embedding_loss is expected_loss.get(loss, models.losses.inv_correlation)
-    assert [m.name for m in metrics] == [metric, metric + "_top2" if metric != "acc" else "top2_acc"]
+    assert [m.name for m in metrics] == [metric, metric + "2"]  # max_sim_acc2, acc2: the original's names
     assert T.accuracy_log_key(model, loss) == "val_" + metric
 
 
@@ -438,6 +438,19 @@ def test_crossentropy_baseline_end_to_end(tmp_path, capsys):
     cross_entropy = -np.mean(np.log(probabilities[np.arange(64), labels[:64]]))
     weight_decay = sum(float(keras.ops.convert_to_numpy(l)) for l in model.losses)
     assert loss == pytest.approx(cross_entropy + weight_decay, rel=1e-4)
+
+
+def test_snapshot_best_as_the_original(tmp_path, capsys):
+    """`--snapshot S --snapshot_best` (no value: val_loss) trains and keeps the best epoch in S (the
+    choice of epochs is tested in test_model_files.py); alone, --snapshot_best is a one-line error."""
+    snapshot = tmp_path / "s.keras"
+    LIE.main(["--dataset", "digits", "--embedding", "onehot", *COMMON, "--epochs", "2", "--batch_size", "128",
+              "--lr_schedule", "SGD", "--snapshot", str(snapshot), "--snapshot_best"])
+    assert snapshot.is_file() and int(keras.models.load_model(snapshot).optimizer.iterations) in (12, 24)  # 1497 images in batches of 128
+    args = LIE.build_parser().parse_args(["--dataset", "d", "--embedding", "onehot", "--snapshot_best"])
+    assert args.snapshot_best == "val_loss"
+    assert "give --snapshot too" in one_line_error(capsys, "--dataset", "digits", "--embedding", "onehot",
+                                                   "--snapshot_best", "val_acc")
 
 
 def test_classifier_head_on_cls_base_and_compile_options():
