@@ -57,7 +57,7 @@ def build_parser():
     group.add_argument("--concept_vector", default="mean", choices=list(CONCEPT_VECTORS),
                        help="How a concept's vector is made from the class embeddings below it: mean "
                             "(normalized mean), balanced (each child branch weighs the same), minimax (largest "
-                            "smallest similarity).")
+                            "smallest similarity), medoid (the class nearest to the mean).")
     group.add_argument("--wordnet_dir", default=None, metavar="DIR",
                        help="WordNet 3.0 database for lemmas of WordNet ids (default: /usr/share/wordnet).")
     group = parser.add_argument_group("Output")

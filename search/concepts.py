@@ -11,6 +11,9 @@ embeddings of the classes below it. Ways to do that (`CONCEPT_VECTORS`, name -> 
   centre of the smallest spherical cap holding them, the normalized min-norm point of their convex hull
   (if p minimizes |p| over the hull, then e_i . p >= |p|^2 for every class i; and any unit v has
   min_i v . e_i <= v . p <= |p|).
+- ``medoid``: the embedding of the one class below the node that is most similar to the ``mean`` vector
+  (first in embedding order on ties): a typical member instead of an aggregate, the baseline the others are
+  compared with.
 
 Scoring (`concept_map`): for every inner node, the database images are ranked by their similarity to the
 node's vector (ties by image index) and the average precision of finding the images of the classes below
@@ -131,10 +134,16 @@ def _minimax_vector(hierarchy, node, class_vectors):
     return _unit(point)
 
 
+def _medoid_vector(hierarchy, node, class_vectors):
+    rows = np.array([class_vectors[c] for c in classes_below(hierarchy, node, list(class_vectors))])
+    return rows[int(np.argmax(rows @ _mean_vector(hierarchy, node, class_vectors)))]
+
+
 CONCEPT_VECTORS = OrderedDict([
     ("mean", _mean_vector),
     ("balanced", _balanced_vector),
     ("minimax", _minimax_vector),
+    ("medoid", _medoid_vector),
 ])
 
 

@@ -75,7 +75,7 @@ def test_concept_map_reports_every_method(cifar10_like):
                         "--names", cifar10_like["names"], "--classes_from", EMBEDDING, "--json", out)
     assert result.returncode == 0, result.stderr
     document = json.load(open(out))
-    assert set(document["mAP"]) == {"mean", "balanced", "minimax"}
+    assert set(document["mAP"]) == {"mean", "balanced", "minimax", "medoid"}
     assert [n["name"] for n in document["nodes"]][:2] == ["vehicle", "vertebrate"]
     assert len(document["nodes"]) == 7  # the inner nodes below the root
     for method, value in document["mAP"].items():

@@ -41,6 +41,12 @@ def test_concept_vectors_by_hand():
     # minimax of orthonormal classes: the same similarity 1/sqrt(n) to each of them
     np.testing.assert_allclose(concepts.concept_vector(hierarchy, "B", embedding, CLASSES, "minimax"),
                                [0, 0, 0.5, 0.5, 0.5, 0.5], atol=1e-6)
+    # medoid: the class nearest to the mean; here all tie: the first of them
+    np.testing.assert_allclose(concepts.concept_vector(hierarchy, "B", embedding, CLASSES, "medoid"), embedding[2])
+    skewed = embedding.copy()
+    skewed[4] = [0, 0, 0, 0.6, 0.8, 0]  # y2 and y3 lean towards y1: y1 is nearest to B's mean
+    skewed[5] = [0, 0, 0, 0.6, 0, 0.8]  # (mean . y1 = 2.2, . y2 = . y3 = 1.96, . b1 = 1, up to a factor)
+    np.testing.assert_allclose(concepts.concept_vector(hierarchy, "B", skewed, CLASSES, "medoid"), skewed[3])
     # a class is its own (normalized) embedding
     np.testing.assert_allclose(concepts.concept_vector(hierarchy, "y2", 3 * embedding, CLASSES, "mean"), embedding[4])
     with pytest.raises(ValueError, match="unknown concept vector 'median'"):
