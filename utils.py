@@ -347,15 +347,32 @@ def load_class_embedding(path):
 # ---------------------------------------------------------------------------
 
 
-def save_features(path, features, ids=None):
-    """Write image features in the original dump layout `{'feat': {index: vector}}` or as `.npz`."""
+def save_features(path, features, ids=None, class_ids=None):
+    """Write image features in the original dump layout `{'feat': {index: vector}}` or as `.npz`.
+
+    `class_ids`: the class order of the model that computed them (class id of every label), stored as
+    `class_ids` beside `feat` (readers of the original layout ignore it); see `load_feature_class_ids`.
+    """
     features = np.asarray(features)
     ids = list(range(len(features))) if ids is None else list(ids)
+    extra = {} if class_ids is None else {"class_ids": [c.item() if isinstance(c, np.generic) else c
+                                                       for c in class_ids]}
     with atomic_write(path) as f:
         if os.path.splitext(path)[1].lower() == ".npz":
-            np.savez(f, feat=features, ids=_label_array(ids))
+            np.savez(f, feat=features, ids=_label_array(ids),
+                     **{k: _label_array(v) for k, v in extra.items()})
         else:
-            pickle.dump({"feat": {i: v for i, v in zip(ids, features)}}, f, protocol=4)
+            pickle.dump({"feat": {i: v for i, v in zip(ids, features)}, **extra}, f, protocol=4)
+
+
+def load_feature_class_ids(path):
+    """The class order stored in a feature dump by `save_features(..., class_ids=...)`; None if absent."""
+    if os.path.splitext(path)[1].lower() == ".npz":
+        arrays = load_npz(path, ("feat",), ("class_ids",))
+        return arrays["class_ids"].tolist() if "class_ids" in arrays else None
+    record = safe_pickle_load(path, many_objects=True)
+    class_ids = record.get("class_ids") if isinstance(record, dict) else None
+    return None if class_ids is None else list(class_ids)
 
 
 def load_features(path):
