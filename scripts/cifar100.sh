@@ -2,7 +2,10 @@
 # CIFAR-100 experiments of the paper (Barz & Denzler, WACV 2019): Plain-11, ResNet-110-wfc and
 # PyramidNet-272-200, each trained three times: semantic embeddings with the classification head
 # (--cls_weight 0.1), semantic embeddings alone, and the classification baseline (a softmax classifier
-# trained with cross-entropy); then the retrieval and classification tables.
+# trained with cross-entropy); then the retrieval and classification tables. With BASELINES=1 also the
+# paper's other baseline rows, with the original release's trainers: a softmax classifier
+# (learn_classifier.py), DeViSE on top of it (learn_devise.py), softmax + center loss
+# (learn_center_loss.py) and the label embedding network (learn_labelembedding.py), 100-d embeddings.
 #
 #   bash scripts/cifar100.sh DATA_ROOT [OUT_DIR]
 #
@@ -10,13 +13,13 @@
 # logs (default: cifar100-results). Environment: ARCHS (default "simple resnet-110-wfc
 # pyramidnet-272-200"), GPUS (1), HIERARCHY (Cifar-Hierarchy/cifar.parent-child.txt), EMBEDDING
 # (embeddings/cifar100.unitsphere.pickle), BASELINE_LOSS (crossentropy, or softmax_corr for the original
-# release's cosine loss on softmax outputs), PYTHON, DRY_RUN=1 (print the commands only).
+# release's cosine loss on softmax outputs), BASELINES=1, PYTHON, DRY_RUN=1 (print the commands only).
 # Every training run is 372 epochs of SGDR (restarts after epochs 12, 36, 84 and 180).
 # For the published taxonomy of the original release instead of ours, set HIERARCHY to its
 # cifar.parent-child.txt and EMBEDDING to a file computed from it with compute_class_embedding.py.
 set -euo pipefail
 if [ $# -lt 1 ]; then
-    sed -n '2,17p' "$0" >&2
+    sed -n '2,19p' "$0" >&2
     exit 2
 fi
 DATA_ROOT=$(realpath -m "$1")
@@ -39,6 +42,13 @@ for ARCH in $ARCHS; do
     train "$ARCH.embed+cls" "${COMMON[@]}" --embedding "$EMBEDDING" --loss inv_corr --cls_weight 0.1
     train "$ARCH.embed" "${COMMON[@]}" --embedding "$EMBEDDING" --loss inv_corr
     train "$ARCH.classification" "${COMMON[@]}" --embedding onehot --loss "$BASELINE_LOSS"
+    if [ "${BASELINES:-0}" = 1 ]; then
+        train_with learn_classifier.py "$ARCH.softmax" "${COMMON[@]}"
+        train_with learn_devise.py "$ARCH.devise" --dataset CIFAR-100 --data_root "$DATA_ROOT" --architecture "$ARCH" \
+            --embedding "$EMBEDDING" --init_weights "$OUT/$ARCH.softmax.keras"
+        train_with learn_center_loss.py "$ARCH.center_loss" "${COMMON[@]}" --embed_dim 100
+        train_with learn_labelembedding.py "$ARCH.labelembedding" "${COMMON[@]}" --embed_dim 100
+    fi
 done
 
 echo "== Retrieval (mAHP@250 is the AHP@250 (LCS_HEIGHT) column)"
@@ -48,6 +58,12 @@ for ARCH in $ARCHS; do
     FEATS+=(--feat "$OUT/$ARCH.embed+cls.features.pickle" --label "$LABEL: Semantic Embeddings + cls"
             --feat "$OUT/$ARCH.embed.features.pickle" --label "$LABEL: Semantic Embeddings"
             --feat "$OUT/$ARCH.classification.features.pickle" --label "$LABEL: Classification")
+    if [ "${BASELINES:-0}" = 1 ]; then
+        FEATS+=(--feat "$OUT/$ARCH.softmax.features.pickle" --label "$LABEL: Softmax (learn_classifier)"
+                --feat "$OUT/$ARCH.devise.features.pickle" --label "$LABEL: DeViSE"
+                --feat "$OUT/$ARCH.center_loss.features.pickle" --label "$LABEL: Center Loss"
+                --feat "$OUT/$ARCH.labelembedding.features.pickle" --label "$LABEL: Label Embedding")
+    fi
 done
 run "$PYTHON" evaluate_retrieval.py --dataset CIFAR-100 --data_root "$DATA_ROOT" --hierarchy "$HIERARCHY" \
     --classes_from "$EMBEDDING" "${FEATS[@]}" --clip_ahp 250 --json "$OUT/retrieval.json" --plot "$OUT/hp_curves.png"
@@ -62,4 +78,14 @@ for ARCH in $ARCHS; do
         --layer l2norm --centroids "$EMBEDDING" --label "$LABEL: Semantic Embeddings"
     run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.classification.keras" \
         --layer "$BASELINE_LAYER" --prob_features yes --label "$LABEL: Classification"
+    if [ "${BASELINES:-0}" = 1 ]; then
+        run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.softmax.keras" \
+            --layer prob --prob_features yes --label "$LABEL: Softmax (learn_classifier)"
+        run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.devise.keras" \
+            --layer embedding --centroids "$EMBEDDING" --label "$LABEL: DeViSE"
+        run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.center_loss.keras" \
+            --layer prob --prob_features yes --label "$LABEL: Center Loss"
+        run "$PYTHON" evaluate_classification_accuracy.py "${EVAL[@]}" --model "$OUT/$ARCH.labelembedding.keras" \
+            --layer prob --prob_features yes --label "$LABEL: Label Embedding"
+    fi
 done

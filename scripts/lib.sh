@@ -13,21 +13,25 @@ run() {
     fi
 }
 
-# train NAME ARGS...: learn_image_embeddings.py ARGS --model_dump $OUT/NAME.keras --feature_dump $OUT/NAME.features.pickle
-train() {
-    local name=$1
-    shift
+# train_with SCRIPT NAME ARGS...: SCRIPT ARGS --model_dump $OUT/NAME.keras --feature_dump $OUT/NAME.features.pickle
+train_with() {
+    local script=$1 name=$2
+    shift 2
     if [ "$DRY_RUN" != 1 ] && [ -f "$OUT/$name.keras" ] && [ -f "$OUT/$name.features.pickle" ]; then
         echo "# $name: $OUT/$name.keras exists, not trained again"
         return 0
     fi
     if [ "$DRY_RUN" = 1 ]; then
-        run "$PYTHON" learn_image_embeddings.py "$@" --model_dump "$OUT/$name.keras" \
-            --feature_dump "$OUT/$name.features.pickle"
+        run "$PYTHON" "$script" "$@" --model_dump "$OUT/$name.keras" --feature_dump "$OUT/$name.features.pickle"
     else
-        run "$PYTHON" learn_image_embeddings.py "$@" --model_dump "$OUT/$name.keras" \
-            --feature_dump "$OUT/$name.features.pickle" 2>&1 | tee "$OUT/$name.train.log"
+        run "$PYTHON" "$script" "$@" --model_dump "$OUT/$name.keras" --feature_dump "$OUT/$name.features.pickle" \
+            2>&1 | tee "$OUT/$name.train.log"
     fi
+}
+
+# train NAME ARGS...: learn_image_embeddings.py ARGS --model_dump $OUT/NAME.keras --feature_dump $OUT/NAME.features.pickle
+train() {
+    train_with learn_image_embeddings.py "$@"
 }
 
 # need_file PATH WHAT: exit with a one-line error unless PATH exists (skipped with DRY_RUN=1).
