@@ -10,6 +10,9 @@ import collections
 
 import numpy as np
 import scipy.linalg
+import tqdm
+
+import binary_codes
 
 # Elements per step where a matrix is transformed block by block (8 MB of float64 temporaries).
 _BLOCK_ELEMENTS = 2 ** 20
@@ -114,6 +117,16 @@ summary        - one line for --help
 """
 
 
+def _embed_binary(class_dist, num_bits):
+    class_sim = 1.0 - class_dist
+    start = sim_approx(class_sim, num_bits)
+    with tqdm.tqdm(desc="binary codes: sweeps", unit=" sweeps", disable=len(class_dist) < 1000 or None) as bar:
+        def progress(sweep, num_flips):
+            bar.update(1)
+            bar.set_postfix(flips=num_flips)
+        return binary_codes.semantic_binary_codes(class_sim, start, num_bits, seed=0, progress=progress)
+
+
 def _embed_unitsphere(class_dist, num_dim):
     return unitsphere_embedding(1.0 - class_dist, overwrite=True)  # factored in place: no second copy
 
@@ -136,6 +149,10 @@ METHODS = collections.OrderedDict([
         lambda n: max(n - 1, 0), 56,
         "embeddings of --num_dim dimensions (default n-1) whose Euclidean distances approximate the "
         "semantic dissimilarities (classical multidimensional scaling)")),
+    ("binary", EmbeddingMethod(
+        _embed_binary, SIMILARITY, "required", lambda n: None, 64,
+        "--num_dim-bit codes, rows of +-1/sqrt(bits), whose dot products approximate the semantic similarities "
+        "(approx_sim, iteratively quantized, then refined bit by bit; see binary_codes.py)")),
 ])
 
 DEFAULT_METHOD = "unitsphere"
