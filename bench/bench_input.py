@@ -7,14 +7,15 @@
 2. JPEG file pipelines (random scale, crop 224 or 448, flip, normalization; batch 32) through a
    `DataSequence` with 2 worker processes as `fit` uses it, against the ceiling of PIL decoding the
    same files at full size in 2 processes (nothing else done).
-3. Tiny ImageNet training batches (random padded crop + flip, normalized, batch 128) at 64x64 and
+3. Tiny ImageNet training batches (random padded crop + flip, normalized, batch 100) at 64x64 and
    32x32, made by `datasets` in one process from the images held in memory, against the training rate
-   (model.fit, SGD, softmax cross-entropy over 200 classes, batch 128) of the benchmark networks at the
+   (model.fit, SGD, softmax cross-entropy over 200 classes, batch 100) of the hierarchy benchmark's
+   network (`simple` with filters 32-32-ap-64-64-ap-128-gap-fc128) and of `--tiny_architectures` at the
    same size, measured in the same run. Target: the pipeline >= 5x the training rate. Real Tiny
    ImageNet (`--tiny_imagenet`, default the shared archive) if present, else random images; the time to
    read the images (decoding once, then from the array cache) is printed too.
 
-    python bench/bench_input.py [--quick] [--only tiny] [--tiny_imagenet PATH] [--tiny_architectures simple,resnet-32]
+    python bench/bench_input.py [--quick] [--only tiny] [--tiny_imagenet PATH] [--tiny_architectures resnet-32]
 
 Synthetic data (random smooth images) so it runs anywhere; JPEGs at typical ImageNet (500x375)
 and NABirds (1024x768) sizes are written to a temporary directory.
@@ -180,7 +181,11 @@ def tiny_imagenet_generator(path, image_size):
     return datasets.ArrayDatasetGenerator(x, x[:1000], y, y[:1000], None, crop_flip_augmentation(image_size)), "random"
 
 
-def training_rate(architecture, image_size, batch_size, steps, repeats):
+# The network of scripts/hierarchy_benchmark.sh (issue 14): small enough to train on 2 cores.
+BENCHMARK_NETWORK = ("simple", {"filters": [32, 32, "ap", 64, 64, "ap", 128, "gap", "fc128"]})
+
+
+def training_rate(architecture, architecture_kwargs, image_size, batch_size, steps, repeats):
     """Images/s of `model.fit` (SGD, cross-entropy over 200 classes) of `architecture`: best of `repeats`."""
     import keras
 
@@ -188,7 +193,7 @@ def training_rate(architecture, image_size, batch_size, steps, repeats):
 
     keras.utils.clear_session()
     shape = (image_size, image_size, 3)
-    model = build_network(200, architecture, classification=True, input_shape=shape)
+    model = build_network(200, architecture, classification=True, input_shape=shape, **architecture_kwargs)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(steps * batch_size,) + shape).astype(np.float32)
@@ -198,19 +203,20 @@ def training_rate(architecture, image_size, batch_size, steps, repeats):
                      len(x), repeats)
 
 
-def bench_tiny_imagenet(path, architectures, batches, steps, repeats):
+def bench_tiny_imagenet(path, architectures, batches, steps, repeats, batch_size=100):
     rows = []
+    networks = [("benchmark network",) + BENCHMARK_NETWORK] + [(name, name, {}) for name in architectures]
     for image_size in (64, 32):
         gen, source = tiny_imagenet_generator(path, image_size)
-        seq = gen.train_sequence(batch_size=128, seed=0)
+        seq = gen.train_sequence(batch_size=batch_size, seed=0)
         batches = min(batches, len(seq))
-        pipeline = best_rate(lambda: [seq[i] for i in range(batches)], batches * 128, repeats)
-        for architecture in architectures:
-            rate = training_rate(architecture, image_size, 128, steps, repeats)
-            label = "{0} {1}x{1} (crop, flip)".format(source, image_size)
+        pipeline = best_rate(lambda: [seq[i] for i in range(batches)], batches * batch_size, repeats)
+        for label, architecture, architecture_kwargs in networks:
+            rate = training_rate(architecture, architecture_kwargs, image_size, batch_size, steps, repeats)
+            workload = "{0} {1}x{1} (crop, flip)".format(source, image_size)
             print("{}: pipeline {:.0f} images/s, {} trains at {:.0f} images/s".format(
-                label, pipeline, architecture, rate), flush=True)
-            rows.append((label, "datasets, 1 process", pipeline, "training {} (fit)".format(architecture), rate))
+                workload, pipeline, label, rate), flush=True)
+            rows.append((workload, "datasets, 1 process", pipeline, "training {} (fit)".format(label), rate))
         del gen, seq
     return rows
 
@@ -221,8 +227,9 @@ def main():
     parser.add_argument("--only", choices=("cifar", "files", "tiny"), default=None, help="run one part only")
     parser.add_argument("--tiny_imagenet", default=SHARED_TINY_IMAGENET,
                         help="Tiny ImageNet folder or archive (random images if it does not exist)")
-    parser.add_argument("--tiny_architectures", default="simple,resnet-32",
-                        help="comma-separated networks whose training rate the Tiny ImageNet pipeline is compared to")
+    parser.add_argument("--tiny_architectures", default="",
+                        help="comma-separated further networks whose training rate the Tiny ImageNet pipeline "
+                             "is compared to (e.g. resnet-32)")
     args = parser.parse_args()
     rows = []
     if args.only in (None, "cifar"):
@@ -230,8 +237,8 @@ def main():
     if args.only in (None, "files"):
         rows += bench_files(count=32, batches=4 if args.quick else 12, repeats=1 if args.quick else 2)
     if args.only in (None, "tiny"):
-        rows += bench_tiny_imagenet(args.tiny_imagenet, args.tiny_architectures.split(","),
-                                    batches=5 if args.quick else 40, steps=2 if args.quick else 6,
+        rows += bench_tiny_imagenet(args.tiny_imagenet, [a for a in args.tiny_architectures.split(",") if a],
+                                    batches=5 if args.quick else 50, steps=2 if args.quick else 10,
                                     repeats=1 if args.quick else 3)
     print("\n| workload | pipeline | images/s | reference | reference images/s | ratio |")
     print("|---|---|---:|---|---:|---:|")
