@@ -161,9 +161,9 @@ def load_feature_matrix(path, num_images, dataset):
 # ---------------------------------------------------------------------------
 
 
-def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None, hierarchy_file=None,
-                     **dataset_kwargs):
-    """The class id (hierarchy node) of every test image of `dataset`, in image-index order.
+def load_test_set(dataset, data_root=None, classes_from=None, hierarchy=None, hierarchy_file=None, **dataset_kwargs):
+    """`(image_classes, class_order)` of the test split of `dataset`: the class id (hierarchy node) of every
+    test image, in image-index order, and the class id of every label (the order of a model's outputs).
 
     classes_from - optional class-embedding file: the dataset is restricted to its `ind2label` classes,
                    numbered in that order (as the model was trained).
@@ -174,7 +174,20 @@ def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None,
 
     embed_labels = utils.load_class_embedding(classes_from)["ind2label"] if classes_from else None
     labels, ids_by_label = load_labels(dataset, data_root, split="test", classes=embed_labels, **dataset_kwargs)
-    return cli.class_ids(ids_by_label, np.asarray(labels).tolist(), hierarchy, hierarchy_file)
+    image_classes = cli.class_ids(ids_by_label, np.asarray(labels).tolist(), hierarchy, hierarchy_file)
+    return image_classes, cli.class_ids(ids_by_label)
+
+
+def load_test_labels(dataset, data_root=None, classes_from=None, hierarchy=None, hierarchy_file=None,
+                     **dataset_kwargs):
+    """The class id (hierarchy node) of every test image of `dataset`, in image-index order (see `load_test_set`)."""
+    return load_test_set(dataset, data_root, classes_from, hierarchy, hierarchy_file, **dataset_kwargs)[0]
+
+
+def check_feature_class_order(path, class_order, dataset="the dataset"):
+    """UsageError when the feature dump `path` stores a class order (the model's) other than `class_order`."""
+    cli.check_class_order(utils.load_feature_class_ids(path), class_order, "--feat {}".format(path),
+                          "the test split of {}".format(dataset))
 
 
 def check_retrieval_size(num_images, ks, clip_ahp=None, dataset="the test set"):
@@ -328,8 +341,8 @@ def main(argv=None):
         check_args(args)
         names = feature_set_names(args.feat, args.label)
         hierarchy = cli.load_hierarchy(args.hierarchy, args.is_a, args.str_ids)
-        labels = load_test_labels(args.dataset, args.data_root, args.classes_from, hierarchy,
-                                  "--hierarchy " + args.hierarchy, **cli.dataset_kwargs(args))
+        labels, class_order = load_test_set(args.dataset, args.data_root, args.classes_from, hierarchy,
+                                            "--hierarchy " + args.hierarchy, **cli.dataset_kwargs(args))
         check_retrieval_size(len(labels), retrieval_ks(args.plot_max), args.clip_ahp,
                              "the test split of " + args.dataset)
         # All feature files are read and checked before the (long) evaluation starts.
@@ -338,6 +351,7 @@ def main(argv=None):
             for i, (name, path) in enumerate(zip(names, args.feat)))
         ranking = "binary" if args.binary else "pq" if args.pq else "float"
         for path, (features, _) in zip(args.feat, feature_sets.values()):
+            check_feature_class_order(path, class_order, args.dataset)
             check_ranking(ranking, features.shape[1], args.pq, path)
         evaluator = metrics.RetrievalEvaluator(hierarchy, labels)
         perf = OrderedDict(

@@ -259,3 +259,26 @@ def test_pq_ranks_product_quantized_features(setup, capsys, tmp_path):
         evaluate_retrieval.main(["--dataset", "digits", "--hierarchy", str(root / "tree.txt"),
                                  "--feat", str(tmp_path / "f.npz"), "--pq", "2", "--binary"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_class_order_of_the_features_is_checked(setup, capsys, tmp_path):
+    """Issue 13 item 3: a feature dump that stores its model's class order must match the dataset's."""
+    root, labels, features = setup
+    base = ["--dataset", "digits", "--hierarchy", root / "tree.txt", "--plot_max", 10]
+    for name, ext in (("same", ".pickle"), ("same", ".npz")):
+        utils.save_features(str(tmp_path / (name + ext)), features, class_ids=list(range(10)))
+        perf, _ = run(capsys, *base, "--feat", tmp_path / (name + ext))
+        assert perf[name]["P@1 (WUP)"] > 0
+    swapped = list(range(10))
+    swapped[3], swapped[4] = 4, 3
+    utils.save_features(str(tmp_path / "swapped.npz"), features, class_ids=swapped)
+    err = error_of(capsys, *base, "--feat", tmp_path / "swapped.npz")
+    assert "--feat {}: its classes are in another order than those of the test split of digits: label 3 is 4 in " \
+           "the file, 3 in the test split of digits".format(tmp_path / "swapped.npz") in err
+    utils.save_features(str(tmp_path / "five.pickle"), features, class_ids=list(range(5)))
+    assert "made for 5 classes, but the test split of digits has 10" in error_of(
+        capsys, *base, "--feat", tmp_path / "five.pickle")
+    # With --classes_from the dataset's order is the embedding's.
+    classes = [7, 2, 5, 3]
+    utils.save_class_embedding(str(tmp_path / "emb.npz"), np.eye(4), classes)
+    assert evaluate_retrieval.load_test_set("digits", classes_from=str(tmp_path / "emb.npz"))[1] == classes
