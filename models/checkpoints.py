@@ -15,6 +15,7 @@ import numpy as np
 
 import utils
 from models.distribute import is_chief
+from models.model_info import read_class_ids, read_model_info, write_model_info  # noqa: F401 -- re-exported
 
 MODEL_EXTENSIONS = (".keras", ".h5", ".hdf5")
 
@@ -32,8 +33,12 @@ def check_weights_path(path, what="--weight_dump"):
     utils.check_output_dir(path, what)
 
 
-def save_model(model, path):
-    """Save `model` atomically (temporary file beside `path`, then rename); `.h5` = legacy HDF5."""
+def save_model(model, path, info=None):
+    """Save `model` atomically (temporary file beside `path`, then rename); `.h5` = legacy HDF5.
+
+    `info`: a JSON-serializable dict stored in the file beside the model (see models/model_info.py;
+    e.g. the class order), read back by `read_model_info`.
+    """
     if not is_chief():
         # Every worker takes part in saving (collective ops); only the chief keeps the file.
         tmp_dir = tempfile.mkdtemp()
@@ -44,6 +49,34 @@ def save_model(model, path):
         return
     with utils.atomic_path(path) as tmp_path, _quiet_h5_warning():
         model.save(tmp_path)
+        if info:
+            write_model_info(tmp_path, info)
+
+
+def check_writable(path, flag):
+    """ValueError naming `flag` unless a file can be created in the directory of `path` (before training,
+    not after the first epoch)."""
+    if not path:
+        return
+    utils.check_output_dir(path, flag)
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".tmp-write-check-")
+    except OSError as e:
+        raise ValueError("{} {}: cannot write to {} ({})".format(flag, path, directory, e.strerror or e)) from None
+    os.close(fd)
+    os.remove(probe)
+
+
+def remove_stale_temp_files(path):
+    """Remove the temporary files that an interrupted atomic write of `path` left beside it
+    (`.tmp-*-<name>`, see `utils.atomic_path`); returns their names."""
+    directory, name = os.path.split(os.path.abspath(path))
+    stale = [f for f in os.listdir(directory) if f.startswith(".tmp-") and f.endswith("-" + name)]
+    for f in stale:
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(directory, f))
+    return stale
 
 
 def save_weights(model, path):
@@ -81,25 +114,30 @@ def _quiet_h5_warning():
 class AtomicModelCheckpoint(keras.callbacks.Callback):
     """Save the model after every epoch, atomically: a crash mid-save leaves the old snapshot intact.
 
-    With `monitor`, save only when that log value improves (`mode` 'max' or 'min').
+    With `monitor`, save only when that log value improves (`mode` 'max' or 'min'), starting from
+    `best` (the value of the snapshot a run resumes from). The file stores `info` plus the epoch
+    count and, with `monitor`, the best value (see models/model_info.py).
     """
 
-    def __init__(self, path, monitor=None, mode="max", verbose=0):
+    def __init__(self, path, monitor=None, mode="max", verbose=0, info=None, best=None):
         super().__init__()
         check_model_path(path, "snapshot")
         self.path, self.monitor, self.mode, self.verbose = path, monitor, mode, verbose
-        self.best = None
+        self.info, self.best = dict(info or {}), best
 
     def on_epoch_end(self, epoch, logs=None):
+        info = dict(self.info, epoch=epoch + 1)
         if self.monitor:
             value = (logs or {}).get(self.monitor)
             if value is None:
                 warnings.warn("snapshot_best: {!r} not in the logs; nothing saved".format(self.monitor), stacklevel=2)
                 return
+            value = float(value)
             if self.best is not None and not (value > self.best if self.mode == "max" else value < self.best):
                 return
             self.best = value
-        save_model(self.model, self.path)
+            info.update(monitor=self.monitor, best=value)
+        save_model(self.model, self.path, info)
         if self.verbose:
             print("\nEpoch {}: saved model to {}".format(epoch + 1, self.path))
 

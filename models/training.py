@@ -27,6 +27,10 @@ from models.distribute import (  # noqa: F401 -- re-exported: moved to models/di
     sync_replica_variables,
 )
 from models.checkpoints import (  # noqa: F401 -- re-exported: moved to models/checkpoints.py
+    check_writable,
+    read_class_ids,
+    read_model_info,
+    remove_stale_temp_files,
     MODEL_EXTENSIONS,
     AtomicModelCheckpoint,
     check_model_path,
@@ -110,6 +114,7 @@ def check_options(*, loss="inv_corr", embedding="onehot", cls_weight=0.0, batch_
         raise ValueError("--epochs must be at least 1, got {}".format(epochs))
     if initial_epoch < 0 or finetune_init < 0:
         raise ValueError("--initial_epoch and --finetune_init must not be negative")
+    check_epochs(initial_epoch, epochs)
     if cls_weight < 0:
         raise ValueError("--cls_weight must not be negative, got {}".format(cls_weight))
     onehot = str(embedding).lower() == "onehot"
@@ -129,9 +134,38 @@ def check_options(*, loss="inv_corr", embedding="onehot", cls_weight=0.0, batch_
     for flag, path in (("model_dump", model_dump), ("snapshot", snapshot)):
         check_model_path(path, "--" + flag)
     check_weights_path(weight_dump)
-    utils.check_output_dir(feature_dump, "--feature_dump")
+    for flag, path in (("snapshot", snapshot), ("model_dump", model_dump), ("weight_dump", weight_dump),
+                       ("feature_dump", feature_dump)):
+        check_writable(path, "--" + flag)
     if finetune and not os.path.isfile(finetune):
         raise ValueError("--finetune {}: no such file".format(finetune))
+
+
+def check_epochs(initial_epoch, epochs):
+    """ValueError unless `initial_epoch` leaves an epoch to train (`epochs` None: not known yet)."""
+    if epochs is not None and initial_epoch >= epochs:
+        raise ValueError("--initial_epoch {} is not below --epochs {}: nothing left to train".format(
+            initial_epoch, epochs))
+
+
+def check_snapshot(snapshot, initial_epoch, class_ids):
+    """The info stored in an existing `snapshot` (see models/model_info.py), checked against the run:
+    ValueError unless it holds `initial_epoch` epochs and the same class order ({} without a snapshot)."""
+    if not snapshot or not os.path.exists(snapshot):
+        return {}
+    info = read_model_info(snapshot)
+    epoch = info.get("epoch")
+    if epoch is not None and epoch != initial_epoch:
+        raise ValueError("--snapshot {} holds the model after epoch {}: resume with --initial_epoch {} (not {}), or "
+                         "remove the file to start afresh".format(snapshot, epoch, epoch, initial_epoch))
+    if info.get("class_ids") is not None and list(info["class_ids"]) != list(class_ids):
+        raise ValueError("--snapshot {}: its classes are not the dataset's (in this order); first difference at "
+                         "output {}".format(snapshot, _first_difference(info["class_ids"], class_ids)))
+    return info
+
+
+def _first_difference(a, b):
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 def load_targets(embedding, dataset, data_root=None, **dataset_options):
@@ -208,8 +242,13 @@ def monitor_mode(metric):
     return "max" if "acc" in metric or metric.startswith("fmeasure") else "min"
 
 
-def make_callbacks(schedule_callbacks, log_dir=None, initial_epoch=0, snapshot=None, snapshot_best=None):
-    """Replica sync first (snapshots must see it), then the schedule, TensorBoard and the snapshot."""
+def make_callbacks(schedule_callbacks, log_dir=None, initial_epoch=0, snapshot=None, snapshot_best=None,
+                   snapshot_info=None, resumed_info=None):
+    """Replica sync first (snapshots must see it), then the schedule, TensorBoard and the snapshot.
+
+    snapshot_info: stored in every snapshot (class order); resumed_info: the info of the snapshot
+    resumed from (its best value of `snapshot_best`, so that only a better epoch replaces it).
+    """
     import keras
 
     callbacks = [SyncReplicaStatistics(), *schedule_callbacks]
@@ -219,7 +258,10 @@ def make_callbacks(schedule_callbacks, log_dir=None, initial_epoch=0, snapshot=N
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
     if snapshot:
         monitor = snapshot_best or None
-        callbacks.append(AtomicModelCheckpoint(snapshot, monitor=monitor, mode=monitor_mode(monitor or "")))
+        resumed_info = resumed_info or {}
+        best = resumed_info.get("best") if monitor and resumed_info.get("monitor") == monitor else None
+        callbacks.append(AtomicModelCheckpoint(snapshot, monitor=monitor, mode=monitor_mode(monitor or ""),
+                                               info=snapshot_info, best=best))
     return callbacks
 
 
@@ -245,15 +287,18 @@ def evaluate(model, data, method, embedding, test_data, batch_size, read_workers
     return features, results, accuracy
 
 
-def save_outputs(model, features, model_dump=None, weight_dump=None, feature_dump=None):
+def save_outputs(model, features, model_dump=None, weight_dump=None, feature_dump=None, info=None):
     """Write the requested dumps; a failing one is reported and the others are still written.
+
+    `info` (class order, epochs) is stored in the model dump; its `class_ids` in the feature dump too.
 
     Returns the number of dumps that failed.
     """
     jobs = [
         (weight_dump, "model weights", lambda p: save_weights(model, p)),
-        (model_dump, "model", lambda p: save_model(model, p)),
-        (feature_dump, "test features", lambda p: is_chief() and utils.save_features(p, features)),
+        (model_dump, "model", lambda p: save_model(model, p, info)),
+        (feature_dump, "test features",
+         lambda p: is_chief() and utils.save_features(p, features, class_ids=(info or {}).get("class_ids"))),
     ]
     failed = 0
     for path, what, save in jobs:
@@ -308,11 +353,17 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
     scope = configure_devices(gpus)
     set_mixed_precision(mixed_precision)
 
+    if snapshot:
+        for name in remove_stale_temp_files(snapshot):
+            print("Removed {}, left by an interrupted snapshot write".format(name))
     matrix, data, onehot = load_targets(embedding, dataset, data_root, **(dataset_options or {}))
     context = MethodContext(embedding=matrix, onehot=onehot, hierarchy=hierarchy,
                             class_ids=tuple(dataset_class_ids(data, hierarchy)), top_k=top_k_acc)
     schedule, suggested_epochs = get_lr_schedule(lr_schedule, data.num_train, batch_size, schedule_kwargs)
     epochs = epochs or suggested_epochs
+    check_epochs(initial_epoch, epochs)
+    resumed_info = check_snapshot(snapshot, initial_epoch, context.class_ids)
+    info = {"class_ids": list(context.class_ids), "loss": loss}
     compile_kwargs = dict(embedding=context, loss=loss, cls_weight=cls_weight, nesterov=nesterov, clipgrad=clipgrad,
                           loss_kwargs=method_kwargs, lr=sgd_lr)
 
@@ -338,16 +389,27 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
             else:
                 print("Note: no matching optimizer state in the snapshot; the optimizer starts afresh.")
 
+        # Epoch e of the run sees the data order and augmentations of the sequence's epoch e, also when
+        # resumed (the sequence shuffles by its seed and epoch; Keras' own shuffle would draw anew).
+        start_at_epoch(train_data, initial_epoch)
         history = model.fit(train_data, validation_data=test_data, epochs=epochs, initial_epoch=initial_epoch,
-                            callbacks=make_callbacks(schedule, log_dir, initial_epoch, snapshot, snapshot_best),
-                            verbose=verbose)
+                            callbacks=make_callbacks(schedule, log_dir, initial_epoch, snapshot, snapshot_best,
+                                                     info, resumed_info),
+                            verbose=verbose, shuffle=False)
         features, results, accuracy = evaluate(model, data, method, matrix, test_data,
                                                val_batch_size or batch_size, read_workers, verbose)
 
-    failed = save_outputs(model, features, model_dump, weight_dump, feature_dump)
+    failed = save_outputs(model, features, model_dump, weight_dump, feature_dump, dict(info, epoch=epochs))
     if failed and dump_errors == "raise":
         raise OSError("{} of the requested dumps could not be written".format(failed))
     return TrainingResult(model, history, features, results, accuracy, list(context.class_ids), failed)
+
+
+def start_at_epoch(sequence, epoch):
+    """Let the batch sequence (or the one a replica wrapper holds) continue from `epoch`."""
+    inner = getattr(sequence, "sequence", sequence)
+    if hasattr(inner, "set_epoch"):
+        inner.set_epoch(epoch)
 
 
 def dataset_class_ids(data, hierarchy=None):
