@@ -24,7 +24,8 @@ import sys
 from .registry import ARCHITECTURES, Architecture, ArchitectureRegistry, build_network
 
 # Modules whose import registers serializable classes and functions with Keras.
-_REGISTERING_MODULES = ("layers", "keras_metrics", "losses", "lr_callbacks", "center_loss", "label_embedding")
+_REGISTERING_MODULES = ("layers", "keras_metrics", "losses", "lr_callbacks", "center_loss", "label_embedding",
+                       "hierarchical_losses", "triplet")
 
 # Names re-exported from the Keras-dependent modules, imported on first access.
 _LAZY_NAMES = {"ChannelPadding": "layers", "L2Normalize": "layers", "l2norm": "layers"}

@@ -33,7 +33,7 @@ import numpy as np
 from keras import ops
 
 from class_hierarchy import HierarchyError
-from models.losses import PACKAGE
+from models.serialization import PACKAGE
 
 
 # ---------------------------------------------------------------------------

@@ -413,38 +413,32 @@ register_method(TrainingMethod(
 # ---------------------------------------------------------------------------
 
 
-def _triplet_loss(context, triplet_margin, miner, triplet_dim=None):
+def _triplet_loss(context, triplet_margin, miner):
     from models.triplet import TripletLoss
 
     return TripletLoss(triplet_margin, miner)
 
 
-def _triplet_metrics(context, triplet_margin, miner, triplet_dim=None):
+def _triplet_metrics(context, triplet_margin, miner):
     from models.triplet import ActiveTripletFraction, BatchRecallAtOne
 
     return [ActiveTripletFraction(triplet_margin, miner), BatchRecallAtOne()]
-
-
-def _triplet_output_dim(context, triplet_dim=None, **_):
-    return triplet_dim or np.shape(context.embedding)[1]
 
 
 register_method(TrainingMethod(
     name="triplet",
     description="Triplet loss with online mining in each batch (--miner: semi_hard as FaceNet, batch_hard as "
                 "Hermans et al. 2017, or all valid triplets) on L2-normalized outputs, squared Euclidean "
-                "distance; targets are the class labels, so the class embedding only sets the output size. "
+                "distance; targets are the class labels, so the class embedding (--embedding) only sets the "
+                "output size (e.g. the bits of binary codes). "
                 "Logs the fraction of active triplets and the in-batch Recall@1. Batches need several images "
                 "per class.",
     targets=label_targets, head="l2norm", loss=_triplet_loss, metrics=_triplet_metrics, monitor="recall_at_1",
-    output_dim=_triplet_output_dim,
     arguments=(
         Argument("--triplet_margin", float, 0.2, "Margin of the triplet loss (squared distances on the unit "
                  "sphere lie in [0, 4]; FaceNet used 0.2).", metavar="MARGIN"),
         Argument("--miner", str, "semi_hard", "Which triplets of a batch the loss uses.",
                  choices=("batch_hard", "semi_hard", "all")),
-        Argument("--triplet_dim", int, None, "Output size of the network (default: the dimension of "
-                 "--embedding).", metavar="DIM"),
     ),
 ))
 

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.losses import PACKAGE
+from models.serialization import PACKAGE
 from models.miners import MINER_FUNCTIONS, check_miner, pair_masks, reduce_triplets
 
 

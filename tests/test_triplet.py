@@ -194,8 +194,8 @@ def test_registry_entry_trains_with_label_targets():
 
     method = METHODS["triplet"]
     assert method.targets(MethodContext(embedding=np.eye(3))) is None and method.head == "l2norm"
-    context = MethodContext(embedding=np.eye(3, dtype=np.float32), onehot=True)
-    hyperparameters = {"triplet_margin": 0.3, "miner": "batch_hard", "triplet_dim": 5}
+    context = MethodContext(embedding=np.ones((3, 5), dtype=np.float32))
+    hyperparameters = {"triplet_margin": 0.3, "miner": "batch_hard"}
     assert method.network_outputs(context, **method.hyperparameters(hyperparameters)) == 5
     inputs = keras.Input((6,))
     model = keras.Model(inputs, heads.OUTPUT_HEADS[method.head](keras.layers.Dense(5)(inputs)))
