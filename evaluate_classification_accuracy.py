@@ -125,6 +125,14 @@ def _scores_for_all_classes(decision, svm_classes, num_classes):
     return scores
 
 
+def model_class_ids(path):
+    """The class order stored in a model file by this project's training (class id of every output column),
+    or None for files without it (the original's, the previous version's)."""
+    from models.model_info import read_class_ids
+
+    return read_class_ids(path)
+
+
 def load_centroids(path, num_classes=None):
     """Class embeddings of a --centroids file as float64 (C, D); UsageError naming the file and row."""
     try:
@@ -313,7 +321,10 @@ def run(args):
     if args.distance_ks is not None and max(args.distance_ks) > data.num_classes:
         raise cli.UsageError("--distance_ks {}: k exceeds the {} classes of {}".format(
             max(args.distance_ks), data.num_classes, args.dataset))
-    # Every centroid file is read and checked before the first model runs.
+    # Every model's class order and every centroid file are checked before the first model runs.
+    for path in args.model:
+        cli.check_class_order(model_class_ids(path), class_ids, "--model {}".format(path), "--dataset {}".format(
+            args.dataset))
     centroids = [load_centroids(path, data.num_classes) if path else None
                  for path in (cli.nth(args.centroids, i) for i in range(len(args.model)))]
     labels = np.asarray(data.labels_test)

@@ -258,3 +258,21 @@ def test_class_ids_from_the_dataset_not_the_index(setup, tmp_path, capsys):
     by_index = E.evaluate_classification(setup["test_scores"], data.labels_test,
                                          ClassHierarchy.from_file(setup["hierarchy"], id_type=int))
     assert perf == pytest.approx(by_index)
+
+
+def test_class_order_of_the_model_is_checked(setup, tmp_path, capsys):
+    """Issue 13 item 3: a model file that stores its class order must match the dataset's."""
+    import shutil
+
+    model_info = pytest.importorskip("models.model_info")
+    shutil.copy(setup["model"], tmp_path / "same.keras")
+    model_info.write_model_info(str(tmp_path / "same.keras"), {"class_ids": list(range(10))})
+    common = ["--dataset", "CIFAR-10", "--data_root", setup["root"] / "cifar", "--layer", "prob",
+              "--prob_features", "yes"]
+    perf, _ = run_in_process(capsys, *common, "--model", tmp_path / "same.keras")
+    assert perf["same"]["Accuracy"] > 0.7
+    shutil.copy(setup["model"], tmp_path / "swapped.keras")
+    model_info.write_model_info(str(tmp_path / "swapped.keras"), {"class_ids": [1, 0] + list(range(2, 10))})
+    message = one_line_error(capsys, *common, "--model", tmp_path / "swapped.keras")
+    assert "--model {}: its classes are in another order than those of --dataset CIFAR-10: label 0 is 1".format(
+        tmp_path / "swapped.keras") in message
