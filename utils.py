@@ -180,6 +180,8 @@ def safe_pickle_load(path, many_objects=False):
 _NPZ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OverflowError, SyntaxError, TypeError,
                KeyError, NotImplementedError, UnicodeError, struct.error, RuntimeError, OSError)
 
+_READ_CHUNK = 16 * 2 ** 20
+
 _NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
@@ -198,10 +200,18 @@ def _read_npy_member(archive, member):
         if num_bytes != stored:
             raise ValueError("{}: its header claims shape {} of {} ({:,} bytes), the archive holds {:,} bytes".format(
                 member, shape, dtype, num_bytes, stored))
-        data = f.read(num_bytes)
-        if len(data) != num_bytes or f.read(1):  # reading to the end makes zipfile check the CRC
-            raise ValueError("{}: truncated".format(member))
-    array = np.frombuffer(bytearray(data), dtype=dtype)  # bytearray: a writable array, as np.load gives
+        # Read straight into the array, in chunks: no second copy of a large embedding in memory.
+        array = np.empty(math.prod(shape), dtype=dtype)
+        raw = array.view(np.uint8).reshape(-1) if num_bytes else np.empty(0, np.uint8)
+        position = 0
+        while position < num_bytes:
+            chunk = f.read(min(_READ_CHUNK, num_bytes - position))
+            if not chunk:
+                raise ValueError("{}: truncated".format(member))
+            raw[position:position + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            position += len(chunk)
+        if f.read(1):  # reading to the end makes zipfile check the CRC
+            raise ValueError("{}: longer than its header says".format(member))
     return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
 
 
