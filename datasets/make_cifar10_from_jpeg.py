@@ -6,14 +6,9 @@ in the official python-pickle layout (`data_batch_1..5`, `test_batch`, `batches.
 """
 
 import argparse
-import os
-import sys
 
-if __package__ in (None, ""):  # run as a file: make the project importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from datasets.cifar import cifar10_from_jpeg  # noqa: E402
-from utils import cli_errors  # noqa: E402
+from cli import cli_errors
+from datasets.cifar import cifar10_from_jpeg
 
 
 def main(argv=None):
