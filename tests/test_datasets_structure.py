@@ -1,8 +1,6 @@
 """The datasets package as a whole: no Keras for labels, no import cycle, the original's signatures,
 `load_labels`, lazy channel statistics, class balancing and resuming a sequence at an epoch."""
 
-import ast
-import graphlib
 import inspect
 import os
 import subprocess
@@ -35,44 +33,6 @@ def test_labels_without_keras_or_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.split("\n")[-2]
     assert out == "10 [0, 1, 2] []"
-
-
-def _package_imports():
-    """module -> set of sibling modules it imports (at module level or inside functions), from the source."""
-    modules = {fn[:-3] for fn in os.listdir(PACKAGE) if fn.endswith(".py")}
-    graph = {}
-    for module in modules:
-        tree = ast.parse(open(os.path.join(PACKAGE, module + ".py"), encoding="utf-8").read())
-        targets = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                names = [node.module] if node.module else [alias.name for alias in node.names]
-                targets.update(n.split(".")[0] for n in names)
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("datasets"):
-                parts = node.module.split(".")
-                targets.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
-                # importlib.import_module("." + name, ...) in the registry: the package's lazy loads
-                targets.add("<dynamic>")
-        graph[module] = {t for t in targets if t in modules and t != module}
-    return graph
-
-
-def _find_cycle(graph):
-    """A cycle of the graph (a list of nodes, first == last), or None."""
-    try:
-        tuple(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as e:
-        return e.args[1]
-    return None
-
-
-def test_no_import_cycle_in_package():
-    graph = _package_imports()
-    assert graph["files"] >= {"base", "images"} and "common" not in graph["files"]
-    assert _find_cycle(graph) is None
-    # the cycle finder finds one when there is one
-    assert sorted(set(_find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}))) == ["a", "b", "c"]
 
 
 def test_only_the_sequence_module_imports_keras():
