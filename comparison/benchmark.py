@@ -32,7 +32,7 @@ def split_available(entries):
     kept, notes = [], []
     for entry in entries:
         method = comparison_data.EMBEDDINGS[entry.embedding][0] if entry.embedding != "onehot" else None
-        if method is not None and not comparison_data.embedding_method_available(method):
+        if not comparison_data.embedding_method_available(method):
             notes.append("{} skipped: compute_class_embedding.py has no method {!r} yet".format(entry.label, method))
         else:
             kept.append(entry)

@@ -141,16 +141,27 @@ def _binary_codes(bits):
     return embed
 
 
+def _output_size(dim):
+    def embed(hierarchy, classes):
+        # For methods whose --embedding only sets the network's output size (the triplet loss): random
+        # unit vectors (seed 0); nothing is trained onto them.
+        rows = np.random.default_rng(0).normal(size=(len(classes), dim))
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    return embed
+
+
 # name -> (class-embedding method it needs, function (hierarchy, classes) -> (classes, dim) array)
 EMBEDDINGS = OrderedDict([("unitsphere", ("unitsphere", _unitsphere))] + [
-    ("binary{}".format(bits), ("binary", _binary_codes(bits))) for bits in (16, 32, 64)])
+    ("binary{}".format(bits), ("binary", _binary_codes(bits))) for bits in (16, 32, 64)] + [
+    ("size64", (None, _output_size(64)))])
 
 
 def embedding_method_available(method):
     """Whether compute_class_embedding.py has the method `method` (e.g. "binary", added by issue 15)."""
     import class_embedding
 
-    return method in class_embedding.METHODS
+    return method is None or method in class_embedding.METHODS
 
 
 def prepare_embedding(name, hierarchy, classes, out_dir):

@@ -149,21 +149,20 @@ HIERARCHY_SET = (
 # hierarchy set's "semantic" row; binary class codes of B bits (compute_class_embedding.py --method binary
 # --num_dim B) as targets of the cosine loss, ranked by the Hamming distance of the features' signs.
 HASHING_SET = (
-    Compared("semantic_float", "Semantic embeddings, float (200-d)", "inv_corr", embedding="unitsphere",
+    Compared("semantic_float", "Semantic embeddings, float", "inv_corr", embedding="unitsphere",
              classify=None, model="semantic"),
-    Compared("semantic_signs", "Semantic embeddings, signs (200 bits)", "inv_corr", embedding="unitsphere",
+    Compared("semantic_signs", "Semantic embeddings, signs", "inv_corr", embedding="unitsphere",
              classify=None, ranking="binary", model="semantic"),
 ) + tuple(
-    Compared("binary{}".format(bits), "Semantic binary codes, {} bits".format(bits), "inv_corr",
+    Compared("binary{}".format(bits), "Semantic binary codes ({} bits)".format(bits), "inv_corr",
              embedding="binary{}".format(bits), classify=None, ranking="binary", needs="binary")
     for bits in (16, 32, 64)
 ) + (
-    Compared("triplet64", "Triplet, batch-hard, signs (64 bits)", "triplet",
-             loss_kwargs=(("triplet_margin", 0.2), ("miner", "batch_hard"), ("triplet_dim", 64)),
-             classify=None, ranking="binary"),
-    Compared("triplet64_float", "Triplet, batch-hard, float (64-d)", "triplet",
-             loss_kwargs=(("triplet_margin", 0.2), ("miner", "batch_hard"), ("triplet_dim", 64)),
-             classify=None, model="triplet64"),
+    # The triplet loss compares the images of a batch; its --embedding only sets the output size.
+    Compared("triplet64", "Triplet (batch-hard), signs", "triplet", embedding="size64",
+             loss_kwargs=(("triplet_margin", 0.2), ("miner", "batch_hard")), classify=None, ranking="binary"),
+    Compared("triplet64_float", "Triplet (batch-hard), float", "triplet", embedding="size64",
+             loss_kwargs=(("triplet_margin", 0.2), ("miner", "batch_hard")), classify=None, model="triplet64"),
 )
 
 METHOD_SETS = OrderedDict([("hierarchy", HIERARCHY_SET), ("hashing", HASHING_SET)])

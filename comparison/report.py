@@ -36,6 +36,7 @@ HIERARCHY_COLUMNS = (
     ("training (s)", "train_seconds", _seconds, None),
 )
 HASHING_COLUMNS = (
+    ("code", "code", str, None),
     ("bytes / image", "Bytes per Image", lambda v: "{:.0f}".format(v), None),
     ("mAHP@{k}", "{ahp}", _percent, "max"),
     ("P@10", "P@10 (LCS_HEIGHT)", _percent, "max"),
@@ -52,6 +53,9 @@ REPORTS = {
 def cell_value(row, metric, cutoff):
     if metric == "train_seconds":
         value = None if row.get("crm") else row.get("train_seconds")
+    elif metric == "code":  # what is ranked: float features or the bits of their signs
+        dim = row["metrics"].get("Dimensions")
+        value = None if dim is None else "{} bits".format(dim) if row.get("ranking") == "binary" else "{}-d float".format(dim)
     else:
         value = row["metrics"].get(metric.format(ahp="AHP@{} (LCS_HEIGHT)".format(cutoff)))
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value

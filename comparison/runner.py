@@ -244,7 +244,7 @@ def train_all(models, budget, data_root, hierarchy, embedding_paths, out_dir, lo
         records[key] = record
         if not record["reused"]:
             accuracy = record["test_accuracy_at_training"].get("Accuracy")
-            log("{}: {:.0f} s, test accuracy {}".format(prefix, record["train_seconds"],
-                                                       "{:.2%}".format(accuracy) if accuracy is not None else "-"))
+            log("{}: {:.0f} s{}".format(prefix, record["train_seconds"], ", test accuracy {:.2%}".format(accuracy)
+                                        if accuracy is not None and entry.classify is not None else ""))
         sys.stdout.flush()
     return records, failed

@@ -226,6 +226,16 @@ def test_markdown_table_marks_the_best_and_missing_values():
     assert "| - |" in semantic and "**60.00%**" in semantic  # NaN severity shown as "-"; the best mAHP
 
 
+def test_hashing_table_names_the_code():
+    rows = [{"key": "a", "label": "Float", "ranking": "float", "train_seconds": 5.0,
+             "metrics": {"Dimensions": 64, "Bytes per Image": 256, "AHP@250 (LCS_HEIGHT)": 0.5, "AP": 0.2}},
+            {"key": "b", "label": "Signs", "ranking": "binary", "train_seconds": 5.0,
+             "metrics": {"Dimensions": 64, "Bytes per Image": 8, "AHP@250 (LCS_HEIGHT)": 0.4, "AP": 0.3}}]
+    lines = creport.markdown_table(rows, creport.HASHING_COLUMNS, 250).splitlines()
+    assert lines[2].startswith("| Float | 64-d float | 256 | **50.00%** | - | 20.00% |")
+    assert lines[3].startswith("| Signs | 64 bits | 8 | 40.00% | - | **30.00%** |")
+
+
 def test_write_report_json_markdown_and_pictures(tmp_path):
     setup = {"data": "d", "classes": 3, "train_images": 30, "test_images": 120, "image_size": 32, "budget": "b",
              "command": "cmd", "wall_seconds": 1.0, "train_seconds_total": 120.0, "machine": "m", "notes": ["n"]}
