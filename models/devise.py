@@ -66,31 +66,6 @@ def method_metrics(context, **_):
 # ---------------------------------------------------------------------------
 
 
-def _producer(tensor):
-    """The layer whose output `tensor` is."""
-    return tensor._keras_history.operation
-
-
-def top_dense_layer(model):
-    """The last Dense layer on the path to the model's (first) output: following single inputs back
-    from the output past activations, normalizations and other parameter-free layers."""
-    layer = _producer(model.outputs[0])
-    while not isinstance(layer, keras.layers.Dense):
-        inputs = layer.input if not isinstance(layer.input, (list, tuple)) else None
-        if inputs is None or isinstance(layer, keras.layers.InputLayer):
-            raise ValueError("model {!r} has no dense layer at its top".format(model.name))
-        layer = _producer(inputs)
-    return layer
-
-
-def replace_top(model, dim, name="embedding"):
-    """`model` with its top dense layer (and what follows it) replaced by a new linear layer of `dim`
-    units named `name`, on the same input (the original's --init_weights)."""
-    features = top_dense_layer(model).input
-    output = keras.layers.Dense(dim, name=name, dtype="float32")(features)
-    return keras.Model(model.inputs[:1], output, name=model.name)
-
-
 def load_init_model(path, dim):
     """The model in `path` (any saved model) with a new linear `embedding` layer of `dim` units on top."""
     import os
@@ -101,6 +76,8 @@ def load_init_model(path, dim):
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001 -- any unreadable file: one line naming it
         raise ValueError("--init_weights {}: cannot load the model: {}".format(path, e)) from None
+    from models.surgery import replace_top
+
     return replace_top(model, dim)
 
 

@@ -210,8 +210,8 @@ def build_or_resume(snapshot, method, context, method_kwargs, architecture, inpu
         return model, None, getattr(model, "optimizer", None)
     try:
         model, network_top = build_embedding_model(method.network_outputs(context, **method_kwargs), architecture,
-                                                   method.name, input_channels=input_channels,
-                                                   **(architecture_kwargs or {}))
+                                                   method.name, input_channels=input_channels, context=context,
+                                                   method_kwargs=method_kwargs, **(architecture_kwargs or {}))
     except TypeError as e:  # an unknown --architecture_kwargs key reaches the builder as a keyword argument
         unknown = [key for key in (architecture_kwargs or {}) if "'{}'".format(key) in str(e)]
         if "unexpected keyword argument" not in str(e) or not unknown:
@@ -265,9 +265,11 @@ def make_callbacks(schedule_callbacks, log_dir=None, initial_epoch=0, snapshot=N
     return callbacks
 
 
-def evaluate(model, data, method, embedding, test_data, batch_size, read_workers=8, verbose=1):
+def evaluate(model, data, method, embedding, test_data, batch_size, read_workers=8, verbose=1, feature_layer=None):
     """Print the final evaluation and the classification metrics.
 
+    `feature_layer`: a function `model -> tensor` (or a layer name) giving the test features instead of
+    the model's features output (e.g. the penultimate layer of a classifier, as learn_classifier.py).
     Returns `(test features, model.evaluate results, classification metrics)`.
     """
     from metrics import classification_metrics
@@ -281,6 +283,12 @@ def evaluate(model, data, method, embedding, test_data, batch_size, read_workers
     else:
         features = predictions[: data.num_test]
         scores = class_scores(features, embedding, dot_prod_sim=method.similarity == "dot")
+    if feature_layer is not None:
+        import keras
+
+        layer = feature_layer(model) if callable(feature_layer) else model.get_layer(feature_layer).output
+        features = keras.Model(model.inputs, layer).predict(for_replicas(inputs, inputs_only=True), verbose=0)
+        features = features[: data.num_test]
     accuracy = classification_metrics(np.asarray(data.labels_test), scores)
     for name, value in accuracy.items():
         print("{}: {:.4f}".format(name, value))
@@ -318,7 +326,7 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
           nesterov=False, epochs=None, batch_size=100, val_batch_size=None, snapshot=None, snapshot_best=None,
           initial_epoch=0, finetune=None, finetune_init=8, gpus=1, read_workers=8, queue_size=100,
           mixed_precision=None, seed=None, log_dir=None, top_k_acc=(), verbose=1, model_dump=None,
-          weight_dump=None, feature_dump=None, dump_errors="raise"):
+          weight_dump=None, feature_dump=None, feature_layer=None, dump_errors="raise"):
     """Train a model as `learn_image_embeddings.py` does; every option is the flag of the same name.
 
     dataset, data_root, dataset_options: the dataset (`datasets.get_data_generator` name, root directory
@@ -331,6 +339,7 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
     snapshot, snapshot_best: the snapshot file written after every epoch (resumed from when it exists);
         with `snapshot_best` (a log key such as 'val_loss') only the best epoch is kept.
     verbose: Keras progress output (0 or 1).
+    feature_layer: where the test features come from instead of the features output (see `evaluate`).
     dump_errors: "raise" (default) or "report": a failing dump is printed and the others still written
         (the script's behaviour; `TrainingResult` is returned either way).
 
@@ -397,7 +406,7 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
                                                      info, resumed_info),
                             verbose=verbose, shuffle=False)
         features, results, accuracy = evaluate(model, data, method, matrix, test_data,
-                                               val_batch_size or batch_size, read_workers, verbose)
+                                               val_batch_size or batch_size, read_workers, verbose, feature_layer)
 
     failed = save_outputs(model, features, model_dump, weight_dump, feature_dump, dict(info, epoch=epochs))
     if failed and dump_errors == "raise":
