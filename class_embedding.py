@@ -10,9 +10,11 @@ import collections
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 import tqdm
 
 import binary_codes
+import tree_embedding
 
 # Elements per step where a matrix is transformed block by block (8 MB of float64 temporaries).
 _BLOCK_ELEMENTS = 2 ** 20
@@ -217,9 +219,10 @@ def memory_needed(method, num_classes):
     return get_method(method).bytes_per_pair * num_classes ** 2 + MEMORY_MARGIN
 
 
-def check_memory(method, num_classes, available=None):
+def check_memory(method, num_classes, available=None, tree=False):
     """ValueError saying what embedding `num_classes` classes would need and what to do instead,
-    where that is more than the `available` bytes (default: `available_memory()`)."""
+    where that is more than the `available` bytes (default: `available_memory()`). `tree`: the
+    hierarchy is a rooted tree, where approx_sim with --num_dim needs no n x n matrix."""
     available = available_memory() if available is None else available
     per_pair = get_method(method).bytes_per_pair
     needed = memory_needed(method, num_classes)
@@ -228,9 +231,23 @@ def check_memory(method, num_classes, available=None):
     most = int((max(available - MEMORY_MARGIN, 0) / per_pair) ** 0.5)
     raise ValueError("{:,} classes: --method {} needs about {:.1f} GB of memory ({} bytes per class pair: the {:,} "
                      "x {:,} class similarity matrix and its working copies), but {:.1f} GB are available; embed "
-                     "fewer classes with --class_list (about {:,} fit)".format(
+                     "fewer classes with --class_list (about {:,} fit){}".format(
                          num_classes, method, needed / 1e9, per_pair, num_classes, num_classes, available / 1e9,
-                         most))
+                         most, ", or use --method approx_sim with --num_dim (e.g. 64), which on this tree needs no "
+                               "such matrix" if tree and method != "approx_sim" else ""))
+
+
+def _approx_sim_on_tree(hierarchy, classes, num_dim, memory_limit):
+    """approx_sim through the sparse similarity factor of a tree (tree_embedding): (embedding, factor)."""
+    available = available_memory() if memory_limit is None else memory_limit
+    needed = tree_embedding.memory_needed(tree_embedding.factor_size(hierarchy, classes), len(classes), num_dim)
+    needed += MEMORY_MARGIN
+    if available is not None and needed > available:
+        raise ValueError("{:,} classes: --method approx_sim --num_dim {} needs about {:.1f} GB of memory even on a tree "
+                         "(no n x n matrix), but {:.1f} GB are available; use fewer dimensions or classes "
+                         "(--class_list)".format(len(classes), num_dim, needed / 1e9, available / 1e9))
+    factor = tree_embedding.similarity_factor(hierarchy, classes)
+    return tree_embedding.approx_sim_from_factor(factor, num_dim), factor
 
 
 def embed_classes(class_dist, method, num_dim=None):
@@ -251,7 +268,9 @@ DISTANCE_TOLERANCE = 1e-9
 def embedding_deviation(embedding, class_dist, method, block_size=1024, tolerance=DISTANCE_TOLERANCE):
     """(max, mean) absolute deviation from the target similarities (dot products) or distances.
 
-    `method` is a name in `METHODS` or a kind (SIMILARITY, DISTANCE). Works on blocks of the
+    `method` is a name in `METHODS` or a kind (SIMILARITY, DISTANCE). `class_dist` may also be the
+    sparse similarity factor of a large tree (see `compute_class_embedding`): then the deviation is
+    estimated on `tree_embedding.NUM_SAMPLED_PAIRS` random pairs. Works on blocks of the
     lower triangle (the deviation is symmetric) and skips the all-zero columns of a block, so the
     lower-triangular unitsphere/spheres embeddings cost about a sixth of a full product and memory
     stays at a few blocks even for 8,142 classes.
@@ -267,6 +286,10 @@ def embedding_deviation(embedding, class_dist, method, block_size=1024, toleranc
     """
     kind = method if method in (SIMILARITY, DISTANCE) else get_method(method).kind
     embedding = np.asarray(embedding, dtype=np.float64)
+    if scipy.sparse.issparse(class_dist):  # the similarity factor of a large tree: estimated on sampled pairs
+        if kind != SIMILARITY:
+            raise ValueError("a similarity factor gives similarities, not distances")
+        return tree_embedding.sampled_deviation(embedding, class_dist)
     sq_norm = np.einsum("ij,ij->i", embedding, embedding)
     n, d = embedding.shape
     sq_error_factor = 2 * gamma(d + 3)
@@ -309,15 +332,25 @@ def target_classes(hierarchy, class_list=None, id_type=int):
 
 def compute_class_embedding(hierarchy, classes, method=DEFAULT_METHOD, num_dim=None, norm=False,
                             memory_limit=None):
-    """Embed `classes` of `hierarchy` with `method`; returns (embedding, dissimilarity matrix).
+    """Embed `classes` of `hierarchy` with `method`; returns (embedding, target).
 
+    target: the n x n dissimilarity matrix, or, where approx_sim with `num_dim` on a rooted tree does not
+    fit in memory as a dense matrix, the sparse similarity factor F (F F^T = 1 - dissimilarities) that it
+    was computed from instead (tree_embedding); `embedding_deviation` takes either.
     ValueError before any computation where `num_dim` does not suit the method or the memory
     needed is more than `memory_limit` bytes (default: what the machine has free, `available_memory()`).
     """
     entry = get_method(method)
     classes = list(classes)
     check_num_dim(method, num_dim, len(classes))
-    check_memory(method, len(classes), memory_limit)
+    tree = tree_embedding.is_rooted_tree(hierarchy)
+    try:
+        check_memory(method, len(classes), memory_limit, tree)
+    except ValueError:
+        if not (tree and method == "approx_sim" and num_dim is not None):
+            raise
+        embedding, factor = _approx_sim_on_tree(hierarchy, classes, num_dim, memory_limit)
+        return _normalized(embedding) if norm else embedding, factor
     class_dist = hierarchy.lcs_height_matrix(classes)
     # A class is at distance 0 from itself, as in the original (it filled only the off-diagonal pairs);
     # lcs_height(c, c) is the height of c, not 0, where a listed class is an inner node.
@@ -326,11 +359,13 @@ def compute_class_embedding(hierarchy, classes, method=DEFAULT_METHOD, num_dim=N
         embedding = entry.embed(class_dist, num_dim)
     except np.linalg.LinAlgError:
         if entry.kind == SIMILARITY:
-            raise ValueError(hierarchy.where() + "the class similarity matrix is not positive definite (possible when the hierarchy is "
-                             "not a tree), so no exact unit-sphere embedding exists: use --method approx_sim or "
-                             "a tree (e.g. a mintree)") from None
-        raise ValueError(hierarchy.where() + "the class dissimilarities are not Euclidean (the hyperspheres do not intersect): "
-                         "use --method mds or a tree") from None
-    if norm:
-        embedding = embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)
-    return embedding, class_dist
+            raise ValueError(hierarchy.where() + "the class similarity matrix is not positive definite (possible "
+                             "when the hierarchy is not a tree), so no exact unit-sphere embedding exists: use "
+                             "--method approx_sim or a tree (e.g. a mintree)") from None
+        raise ValueError(hierarchy.where() + "the class dissimilarities are not Euclidean (the hyperspheres do not "
+                         "intersect): use --method mds or a tree") from None
+    return _normalized(embedding) if norm else embedding, class_dist
+
+
+def _normalized(embedding):
+    return embedding / np.maximum(np.linalg.norm(embedding, axis=1, keepdims=True), 1e-12)

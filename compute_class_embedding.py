@@ -11,10 +11,13 @@ import argparse
 import textwrap
 import time
 
+import numpy as np
+
 from class_embedding import (  # noqa: F401  (re-exported: the names this script had as a library)
     DEFAULT_METHOD, METHODS, SIMILARITY, compute_class_embedding, embed_classes, embedding_deviation,
     hierarchical_class_embedding, mds, sim_approx, target_classes, unitsphere_embedding)
 import cli
+from tree_embedding import NUM_SAMPLED_PAIRS
 import utils
 
 HELP_WIDTH = 79
@@ -40,9 +43,9 @@ def build_parser():
     parser.add_argument("--out", type=str, required=True, metavar="FILE",
                         help="Output file: .pickle (a dict with 'embedding', 'ind2label', 'label2ind', as the "
                              "original's) or .npz (the same as a numpy archive, no pickle).")
-    parser.add_argument("--method", type=str, default=DEFAULT_METHOD, choices=list(METHODS),
-                        help="Embedding algorithm (see below). Default: %(default)s, as the original's since "
-                             "2018.")
+    parser.add_argument("--method", type=str, default=DEFAULT_METHOD, choices=list(METHODS), metavar="METHOD",
+                        help="Embedding algorithm: {} (see below). Default: %(default)s, as the original's "
+                             "since 2018.".format(", ".join(METHODS)))
     parser.add_argument("--num_dim", type=int, default=None, metavar="D",
                         help="Number of embedding dimensions, for the methods that take it ({}).".format(
                             ", ".join(name for name, entry in METHODS.items() if entry.num_dim != "no")))
@@ -69,6 +72,8 @@ def main(argv=None):
               .format(embedding.shape[1], embedding.shape[0], args.method, elapsed))
         max_dev, mean_dev = embedding_deviation(embedding, class_dist, args.method)
         target = "similarities" if METHODS[args.method].kind == SIMILARITY else "distances"
+        if not isinstance(class_dist, np.ndarray):  # a large tree's sparse similarity factor: sampled pairs
+            target += " (estimated on {:,} random pairs of classes)".format(NUM_SAMPLED_PAIRS)
         print("Maximum deviation from target {}: {:.3g}".format(target, max_dev))
         print("Average deviation from target {}: {:.3g}".format(target, mean_dev))
         utils.save_class_embedding(args.out, embedding, classes)

@@ -165,7 +165,7 @@ def test_deviation_report_matches_dense_computation():
     n = len(classes)
     for method in cce.METHODS:
         kind = ce.METHODS[method].kind
-        emb = cce.embed_classes(dist, method, 10 if method in ("mds", "approx_sim") else None)
+        emb = cce.embed_classes(dist, method, None if ce.METHODS[method].num_dim == "no" else 10)
         if kind == ce.SIMILARITY:
             error = np.abs(emb @ emb.T - (1 - dist))
         else:
@@ -206,9 +206,12 @@ def test_methods_table():
         "spheres": spheres_distance_bound(dist),
         "mds": mds_distance_bound(dist, n - 1),
     }
-    assert set(ce.METHODS) == set(bounds)
+    assert set(ce.METHODS) == set(bounds) | {"binary"}  # binary: approximate at any size (test_binary_codes.py)
     for name, entry in ce.METHODS.items():
         assert entry.kind in (ce.SIMILARITY, ce.DISTANCE) and entry.num_dim in ("no", "optional", "required")
+        if entry.num_dim == "required":
+            assert ce.embed_classes(dist, name, 8).shape == (n, 8) and entry.max_dim(n) is None
+            continue
         emb = ce.embed_classes(dist, name)
         assert emb.shape[1] <= entry.max_dim(n)
         if entry.kind == ce.SIMILARITY:
@@ -380,7 +383,8 @@ def test_memory_need_is_reported_before_computing(tree_file, monkeypatch):
         needed = ce.memory_needed(method, 5)
         assert needed == entry.bytes_per_pair * 25 + ce.MEMORY_MARGIN
         with pytest.raises(ValueError) as info:
-            ce.compute_class_embedding(h, h.leaves(), method, memory_limit=needed - 1)
+            ce.compute_class_embedding(h, h.leaves(), method, 3 if entry.num_dim == "required" else None,
+                                       memory_limit=needed - 1)
         message = str(info.value)
         assert "5 classes" in message and "--class_list" in message and "about 4 fit" in message
 
@@ -408,7 +412,7 @@ h = from_edges(random_tree_edges(random.Random(0), int(sys.argv[1])))
 classes = h.leaves()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for method in sys.argv[2:]:  # by increasing need: the high-water mark so far is this method's peak or less
-    ce.compute_class_embedding(h, classes, method)
+    ce.compute_class_embedding(h, classes, method, 64 if ce.METHODS[method].num_dim == "required" else None)
     print(method, len(classes), (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
 """
 
