@@ -301,7 +301,7 @@ class ClassHierarchy(object):
 
     def save(self, filename, is_a_relations=False):
         """Write the hierarchy as `parent child` lines (or `child parent` with `is_a_relations`)."""
-        from utils import atomic_write
+        from atomic_files import atomic_write  # not utils: it re-exports cli, which imports this module
 
         with atomic_write(filename, "w") as f:
             if is_a_relations:

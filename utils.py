@@ -5,14 +5,12 @@ further below so that code written against the original `utils` module keeps wor
 """
 
 import codecs
-import contextlib
 import io
 import json
 import math
 import os
 import pickle
 import struct
-import tempfile
 import zipfile
 import zlib
 
@@ -26,38 +24,10 @@ from cli import UsageError, check_output_dir, cli_errors, exit_with_error, str2b
 
 
 # ---------------------------------------------------------------------------
-# Atomic writes: nothing already on disk is lost or half-written on failure
+# Atomic writes: in atomic_files.py (class_hierarchy uses them without utils), re-exported
 # ---------------------------------------------------------------------------
 
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """A temporary path beside `path` (same file name ending) that replaces `path` only if the block
-    succeeds. For writers that need a file name (Keras, h5py); `atomic_write` gives a file object."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
-    os.close(fd)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp_path, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp_path)
-        raise
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode="wb"):
-    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds."""
-    with atomic_path(path) as tmp_path, open(tmp_path, mode) as f:
-        yield f
-        f.flush()
-        os.fsync(f.fileno())
+from atomic_files import atomic_path, atomic_write  # noqa: E402,F401
 
 
 # ---------------------------------------------------------------------------
