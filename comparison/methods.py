@@ -94,7 +94,9 @@ class Compared:
     crm: also score conditional risk minimization on the probabilities (a second row, key + "+crm");
     ranking: how the test features are ranked for retrieval ("float"; "binary": the Hamming distance of
         their signs), None for no retrieval scores (CRM rows have the features of their base row);
-    needs: a class-embedding method that must exist for this row (rows are skipped, with a note, otherwise).
+    features: where the retrieval features come from: None for the model's feature dump (the features output:
+        class probabilities for the classifiers, the embedding for the others), or a key of
+        `comparison.runner.FEATURE_SOURCES` (e.g. "penultimate": the features entering the top dense layer).
     """
 
     key: str
@@ -107,7 +109,7 @@ class Compared:
     crm: bool = False
     ranking: Optional[str] = "float"
     model: Optional[str] = None
-    needs: Optional[str] = None
+    features: Optional[str] = None
 
     def __post_init__(self):
         if self.classify not in ("prob", "embedding", None):
@@ -129,6 +131,9 @@ class Compared:
 
 HIERARCHY_SET = (
     Compared("softmax", "Softmax (cross-entropy)", "crossentropy", crm=True),
+    # Retrieval with the features the original's learn_classifier.py dumped (those entering the classifier).
+    Compared("softmax_penultimate", "Softmax, penultimate features", "crossentropy", classify=None,
+             model="softmax", features="penultimate"),
     Compared("label_smoothing", "Label smoothing 0.1", "crossentropy", loss_kwargs=(("label_smoothing", 0.1),),
              crm=True),
     Compared("hxe", "HXE (alpha 0.1)", "hxe", loss_kwargs=(("hxe_alpha", 0.1),), crm=True),
@@ -155,7 +160,7 @@ HASHING_SET = (
              classify=None, ranking="binary", model="semantic"),
 ) + tuple(
     Compared("binary{}".format(bits), "Semantic binary codes ({} bits)".format(bits), "inv_corr",
-             embedding="binary{}".format(bits), classify=None, ranking="binary", needs="binary")
+             embedding="binary{}".format(bits), classify=None, ranking="binary")
     for bits in (16, 32, 64)
 ) + (
     # The triplet loss compares the images of a batch; its --embedding only sets the output size.

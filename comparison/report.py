@@ -119,8 +119,10 @@ METRIC_NOTES = {
         "without a head; CRM: least expected LCA height under the softmax probabilities). Mistake severity: "
         "mean LCA height (edges of the Tiny ImageNet tree) of the top-1 mistakes; HD@k: mean LCA height of "
         "the top k classes. mAHP@{k}, P@10 (LCS_HEIGHT) and mAP: retrieval, every test image querying all "
-        "others by the Euclidean distance of the model's test features (the feature dump: class "
-        "probabilities for the classifiers, the embedding for the others). Bold: the best of a column."),
+        "others by the Euclidean distance of the model's test features: the class probabilities of softmax, "
+        "label smoothing, HXE and soft labels, the embedding layer of the others, and for the penultimate row "
+        "the features entering the softmax model's last layer (what the original learn_classifier.py "
+        "dumped). Bold: the best of a column."),
     "hashing": (
         "Retrieval of every test image against all others: float features by Euclidean distance, codes by "
         "the Hamming distance of the features' signs (one bit per dimension), ties by image index. "

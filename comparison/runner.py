@@ -156,6 +156,17 @@ class Scorer:
         targets = method.targets(context, **method.hyperparameters(dict(entry.loss_kwargs)))
         return class_scores(features, targets, dot_prod_sim=method.similarity == "dot")
 
+    def model_features(self, model_path, source):
+        """(N, D) test features of a saved model at `FEATURE_SOURCES[source]`."""
+        import keras
+
+        from evaluate_classification_accuracy import predict, test_set_inputs
+
+        model = keras.models.load_model(model_path, compile=False)
+        cut = keras.Model(model.inputs, FEATURE_SOURCES[source](model))
+        features = predict(cut, test_set_inputs(self.data, self.batch_size), "{} features".format(source))
+        return features.reshape(len(self.labels), -1)
+
     def classification(self, scores, crm=False):
         from evaluate_classification_accuracy import evaluate_classification
 
@@ -177,6 +188,16 @@ class Scorer:
         kept["Bytes per Image"] = bytes_per_image(ranking, np.shape(features)[1])
         kept["Dimensions"] = int(np.shape(features)[1])
         return kept, curve
+
+
+def _penultimate(model):
+    from models.surgery import penultimate_features
+
+    return penultimate_features(model)
+
+
+# How retrieval features other than the feature dump are taken from a trained model: name -> (model -> tensor).
+FEATURE_SOURCES = {"penultimate": _penultimate}
 
 
 def load_test_features(path, num_images):
@@ -201,7 +222,8 @@ def score_rows(entries, scorer, out_dir, embedding_paths, log=print):
             rows.extend(cached["rows"])
             continue
         log("Scoring {}".format(entry.label))
-        features = load_test_features(paths["features"], len(scorer.labels))
+        features = (load_test_features(paths["features"], len(scorer.labels)) if entry.features is None
+                    else scorer.model_features(paths["model"], entry.features))
         base = {"key": entry.key, "label": entry.label, "model": entry.model_key, "loss": entry.loss,
                 "embedding": entry.embedding, "loss_kwargs": dict(entry.loss_kwargs), "cls_weight": entry.cls_weight,
                 "train_seconds": record.get("train_seconds"), "ranking": entry.ranking, "crm": False}
