@@ -54,6 +54,12 @@ class InverseTimeDecaySGD(keras.optimizers.SGD):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.decay = float(decay)
 
+    def applied_learning_rate(self, step=None):
+        """The step size of update `step` (0-based; default: the last one taken), decay included."""
+        if step is None:
+            step = max(int(ops.convert_to_numpy(self.iterations)) - 1, 0)
+        return float(ops.convert_to_numpy(self.learning_rate)) / (1.0 + self.decay * step)
+
     def update_step(self, gradient, variable, learning_rate):
         if self.decay:
             step = ops.cast(self.iterations, "float32")
@@ -64,3 +70,37 @@ class InverseTimeDecaySGD(keras.optimizers.SGD):
         config = super().get_config()
         config["decay"] = self.decay
         return config
+
+
+class LogAppliedLearningRate(keras.callbacks.Callback):
+    """Logs as `learning_rate` the step size the optimizer really used in the epoch's last step.
+
+    Keras logs the optimizer's `learning_rate`, the base rate; `InverseTimeDecaySGD` (`--max_decay`)
+    divides it by `1 + decay * step` inside the update. Put this callback after the schedule's and
+    before TensorBoard's, which write and read the same logs.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.model.optimizer is not None:
+            logs["learning_rate"] = applied_learning_rate(self.model.optimizer)
+
+
+def applied_learning_rate(optimizer):
+    """The step size of the optimizer's last update (through a mixed-precision loss-scale wrapper)."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    if hasattr(optimizer, "applied_learning_rate"):
+        return optimizer.applied_learning_rate()
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, whose `learning_rate` curve shows the applied step size.
+
+    Keras' own reads the optimizer's (base) `learning_rate` when it writes the epoch's scalars.
+    """
+
+    def _collect_learning_rate(self, logs):
+        logs = super()._collect_learning_rate(logs)
+        if "learning_rate" in logs:
+            logs["learning_rate"] = applied_learning_rate(self.model.optimizer)
+        return logs

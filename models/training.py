@@ -249,13 +249,14 @@ def make_callbacks(schedule_callbacks, log_dir=None, initial_epoch=0, snapshot=N
     snapshot_info: stored in every snapshot (class order); resumed_info: the info of the snapshot
     resumed from (its best value of `snapshot_best`, so that only a better epoch replaces it).
     """
-    import keras
+    from models import lr_callbacks
 
-    callbacks = [SyncReplicaStatistics(), *schedule_callbacks]
+    # The logged learning rate (progress bar, TensorBoard) is the one the updates used (--max_decay).
+    callbacks = [SyncReplicaStatistics(), *schedule_callbacks, lr_callbacks.LogAppliedLearningRate()]
     if log_dir:
         if os.path.isdir(log_dir) and initial_epoch == 0:
             shutil.rmtree(log_dir, ignore_errors=True)
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False))
+        callbacks.append(lr_callbacks.TensorBoard(log_dir=log_dir, write_graph=False))  # logs the applied rate
     if snapshot:
         monitor = snapshot_best or None
         resumed_info = resumed_info or {}

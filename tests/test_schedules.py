@@ -229,3 +229,41 @@ def test_decayed_sgd_with_momentum_and_clipping_matches_a_loop():
         velocity = 0.9 * velocity - 0.1 / (1 + 0.2 * t) * clipped
         expected = expected + velocity
     np.testing.assert_allclose(w.numpy(), expected, rtol=1e-5)
+
+
+def test_logged_learning_rate_is_the_applied_one_with_max_decay():
+    """Issue 13 #4: with inverse-time decay the logs (progress bar, TensorBoard) show the step size the last
+    update of the epoch really used, not the base rate. w = 0, gradient 1, no momentum: each update moves w
+    by exactly its step size, so the movement of the epoch's last step is the truth."""
+    from models.lr_callbacks import LogAppliedLearningRate
+
+    x, y = np.ones((8, 1), np.float32), np.zeros((8, 1), np.float32)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(S.InverseTimeDecaySGD(0.1, decay=0.5), loss=lambda target, prediction: keras.ops.mean(prediction))
+
+    class LastStep(keras.callbacks.Callback):
+        """Records the movement of w in the last batch of each epoch, and the logs a later callback sees."""
+
+        def __init__(self):
+            super().__init__()
+            self.moves, self.logged = [], []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.before = float(self.model.get_weights()[0][0, 0])
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.move = self.before - float(self.model.get_weights()[0][0, 0])
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.moves.append(self.move)
+            self.logged.append(logs["learning_rate"])
+
+    record = LastStep()
+    history = model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[LogAppliedLearningRate(), record])
+    # 2 steps per epoch; the last step of epoch e is update 2e + 1: 0.1 / (1 + 0.5 (2e + 1))
+    expected = [0.1 / (1 + 0.5 * (2 * e + 1)) for e in range(3)]
+    np.testing.assert_allclose(record.moves, expected, rtol=1e-5)
+    np.testing.assert_allclose(record.logged, expected, rtol=1e-6)
+    np.testing.assert_allclose(history.history["learning_rate"], expected, rtol=1e-6)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.1)  # the base rate is untouched

@@ -100,8 +100,15 @@ def test_outputs_of_a_full_run(runs):
     for path in ("snap.keras", "a.keras", "a.weights.h5", "a_feat.pickle"):
         assert (d / path).is_file(), path
     assert not [f for f in os.listdir(d) if f.startswith(".tmp-")]  # atomic writes left nothing behind
-    events = [f for _, _, files in os.walk(d / "logs") for f in files if "tfevents" in f]
+    events = [os.path.join(root, f) for root, _, files in os.walk(d / "logs") for f in files if "tfevents" in f]
     assert len(events) >= 2  # train and validation
+    # TensorBoard shows the learning rate of the last update of each epoch, --max_decay included (issue 13 #4):
+    # SGDR keeps the base rate at 0.1 in both epochs (cycles of 1 and 2); decay 0.9, 5 steps per epoch.
+    import tensorflow as tf
+
+    rates = [float(tf.make_ndarray(v.tensor)) for path in events for e in tf.compat.v1.train.summary_iterator(path)
+             for v in e.summary.value if v.tag == "epoch_learning_rate"]
+    assert rates == pytest.approx([0.1 / (1 + 0.9 * 4), 0.1 / (1 + 0.9 * 9)], rel=1e-5)
 
 
 def test_model_structure_matches_the_original(runs):
