@@ -35,7 +35,7 @@ SMALL_NET = {"filters": [32, 32, "ap", 64, 64, "ap", 128, "gap", "fc128"]}
 class Budget:
     """The training settings every model of a comparison shares (models.training.train options)."""
 
-    epochs: int = 2
+    epochs: int = 1
     image_size: int = 32
     architecture: str = "simple"
     architecture_kwargs: str = json.dumps(SMALL_NET)  # JSON text: hashable and printable as given
