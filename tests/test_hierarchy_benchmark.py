@@ -287,6 +287,7 @@ def lca_height_loop(hierarchy, a, b):
     return height(node)
 
 
+@pytest.mark.slow  # the slowest test of the suite (nine models); register "slow" in conftest.py
 def test_quick_benchmark_end_to_end(tmp_path):
     """QUICK=1 scripts/hierarchy_benchmark.sh on a fake Tiny ImageNet: every method of the hierarchy set is
     trained (one short epoch), scored and reported; scores checked against brute-force loops and against

@@ -57,6 +57,7 @@ def test_test_images_of_a_folder_are_the_cropped_files_in_label_order(tmp_path):
         assert list(CLASSES)[nearest] == data.classes[label]
 
 
+@pytest.mark.slow  # two models trained by the shell script
 def test_own_data_end_to_end(tmp_path):
     """From a folder of class sub-directories to the scores and pictures; class order checked by hand."""
     photos = image_folder(str(tmp_path / "photos"))
