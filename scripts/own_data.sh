@@ -9,7 +9,8 @@
 # "Faces"); OVERRIDE=FILE ("class_name wnid" lines) fixes the synset of any of them.
 # Steps, all with the repository's own scripts:
 #   1. taxonomy_from_names.py: class names -> WordNet synsets -> a tree whose leaves are the class names
-#      (OUT/taxonomy.parent-child.txt; OUT/taxonomy.synsets.txt says what was chosen for each name);
+#      (OUT/taxonomy.parent-child.txt; OUT/taxonomy.synsets.txt says what was chosen for each name), drawn
+#      by plot_hierarchy.py (OUT/taxonomy.png);
 #   2. compute_class_embedding.py: the unit-sphere class embedding of that tree;
 #   3. learn_image_embeddings.py, twice, with the same small network, budget and seed: semantic embeddings
 #      with classification head (--loss inv_corr --cls_weight 0.1) and the cross-entropy baseline
@@ -17,6 +18,7 @@
 #   4. evaluate_retrieval.py (mAHP@K, K = 250 or fewer for small test sets) and
 #      evaluate_classification_accuracy.py (accuracy, hierarchical accuracy, mistake severity, ...);
 #   5. the report: OUT/summary.md, summary.json, hp_curves.png, retrieval_examples.png.
+# A model already in OUT is trained again (delete OUT or choose another to keep results apart).
 # Retrieval scores P@100, so the test split needs at least 101 images.
 # Environment: PYTHON (.venv/bin/python), IMAGE_SIZE (64), EPOCHS (10), BATCH_SIZE (32), TEST_SPLIT (0.2),
 # SPLIT_SEED (0), SEED (0), CLASS_BALANCE (oversample: draw images of small classes more often), OVERRIDE,
@@ -52,6 +54,7 @@ EMBEDDING=$OUT/class_embedding.unitsphere.pickle
 echo "== 1. Taxonomy from the class names (WordNet)"
 STEP_START=$SECONDS
 "$PYTHON" taxonomy_from_names.py "$IMAGE_DIR" --out "$TAXONOMY" ${OVERRIDE:+--override "$OVERRIDE"}
+"$PYTHON" plot_hierarchy.py "${HIERARCHY_ARGS[@]}" --class_names "$OUT/taxonomy.names.txt" --out "$OUT/taxonomy.png"
 step_done "1. taxonomy"
 
 echo "== 2. Class embedding of the taxonomy"

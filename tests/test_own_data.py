@@ -66,7 +66,7 @@ def test_own_data_end_to_end(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for name in ("taxonomy.parent-child.txt", "taxonomy.synsets.txt", "class_embedding.unitsphere.pickle",
                  "semantic.keras", "classification.keras", "retrieval.json", "accuracy.json", "hp.csv",
-                 "summary.md", "summary.json", "hp_curves.png", "retrieval_examples.png", "timing.txt"):
+                 "summary.md", "summary.json", "hp_curves.png", "retrieval_examples.png", "timing.txt", "taxonomy.png"):
         assert os.path.isfile(os.path.join(out, name)), name
     assert "total:" in result.stdout
 
