@@ -14,7 +14,6 @@ from keras import ops
 
 from conftest import REPO_ROOT
 from models import center_loss as CL
-from models import devise as DV
 from models import label_embedding as LE
 from models.methods import METHODS, MethodContext
 
@@ -245,8 +244,8 @@ terms = layer([np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32)])
 loss = ops.convert_to_numpy(LE.label_embedding_loss(np.eye(2, dtype=np.float32), terms))
 print(np.allclose(loss, [2 * math.log(2) + 2 * (math.log(1 + math.e) - 0.5), 2 * math.log(2)], rtol=1e-5))
 E = np.array([[0.6, 0.8], [1, 0], [0, 1]], np.float32)
-print(np.allclose(ops.convert_to_numpy(DeviseRankingLoss(E, 0.1).call(E[[2, 0]], np.array([[2, -1], [1, 1]], np.float32))),
-                  [4.6, 0.0], atol=1e-5))
+x = np.array([[2, -1], [1, 1]], np.float32)
+print(np.allclose(ops.convert_to_numpy(DeviseRankingLoss(E, 0.1).call(E[[2, 0]], x)), [4.6, 0.0], atol=1e-5))
 """
 
 

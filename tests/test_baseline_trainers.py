@@ -22,8 +22,9 @@ from conftest import REPO_ROOT
 from datasets import get_data_generator
 from models.methods import METHODS, MethodContext
 
-TINY = ["--dataset", "digits", "--architecture", "simple", "--architecture_kwargs", '{"filters": [8, "ap", 16, "gap", "fc16"]}',
-        "--read_workers", "1", "--no_progress", "--seed", "0"]
+TINY_NET = '{"filters": [8, "ap", 16, "gap", "fc16"]}'
+TINY = ["--dataset", "digits", "--architecture", "simple", "--architecture_kwargs", TINY_NET, "--read_workers", "1",
+        "--no_progress", "--seed", "0"]
 SGD = ["--lr_schedule", "SGD", "--sgd_lr", "0.05", "--batch_size", "16"]
 
 
@@ -99,7 +100,8 @@ def test_classifier_label_smoothing_and_class_list(tmp_path, digits):
 
 def test_center_loss_trainer(tmp_path, digits, capsys):
     data, images, labels = digits
-    assert learn_center_loss.main([*TINY, *SGD, "--epochs", "2", "--batch_size", "32", "--embed_dim", "6", "--center_loss_weight", "0.5",
+    assert learn_center_loss.main([*TINY, *SGD, "--epochs", "2", "--batch_size", "32", "--embed_dim", "6",
+                                   "--center_loss_weight", "0.5",
                                    "--model_dump", str(tmp_path / "m.keras"),
                                    "--feature_dump", str(tmp_path / "f.pickle")]) == 0
     accuracy = printed_accuracy(capsys.readouterr().out)
@@ -134,8 +136,9 @@ def test_center_loss_with_fixed_centroids(tmp_path, digits):
 
 def test_label_embedding_trainer(tmp_path, digits, capsys):
     data, images, labels = digits
-    assert learn_labelembedding.main([*TINY, *SGD, "--epochs", "1", "--batch_size", "32", "--embed_dim", "6", "--tau", "3", "--alpha",
-                                      "0.8", "--beta", "0.4", "--model_dump", str(tmp_path / "m.keras"),
+    assert learn_labelembedding.main([*TINY, *SGD, "--epochs", "1", "--batch_size", "32", "--embed_dim", "6",
+                                      "--tau", "3", "--alpha", "0.8", "--beta", "0.4",
+                                      "--model_dump", str(tmp_path / "m.keras"),
                                       "--feature_dump", str(tmp_path / "f.pickle")]) == 0
     accuracy = printed_accuracy(capsys.readouterr().out)
     model = keras.models.load_model(tmp_path / "m.keras")
