@@ -184,7 +184,7 @@ class DatasetGenerator:
 
     def _sequence(self, train, batch_size, shuffle, augment, batch_transform, batch_transform_kwargs,
                   oversample=None, repeats=None, seed=None, workers=1, use_multiprocessing=False,
-                  max_queue_size=10, **compose_options):
+                  max_queue_size=10, per_class=None, **compose_options):
         from .sequence import DataSequence  # imports Keras: only when batches are needed
 
         compose_kwargs = self._compose_kwargs(train, augment, **compose_options)
@@ -195,23 +195,23 @@ class DatasetGenerator:
         if repeats is None:
             repeats = self.train_repeats if train else 1
         return DataSequence(
-            self, ids, labels, batch_size=batch_size, shuffle=shuffle, oversample=oversample, repeats=repeats,
-            batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
+            self, ids, labels, batch_size=batch_size, shuffle=shuffle, oversample=oversample, per_class=per_class,
+            repeats=repeats, batch_transform=batch_transform, batch_transform_kwargs=batch_transform_kwargs, seed=seed,
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size, **compose_kwargs,
         )
 
     def train_sequence(self, batch_size=32, shuffle=True, augment=True, batch_transform=None,
                        batch_transform_kwargs=None, oversample=None, repeats=None, seed=None, workers=1,
-                       use_multiprocessing=False, max_queue_size=10, **compose_options):
+                       use_multiprocessing=False, max_queue_size=10, per_class=None, **compose_options):
         """Training batches as a `DataSequence` (see there for the arguments).
 
         `oversample` defaults to the dataset's `class_balance == "oversample"`, `repeats` to its
-        `train_repeats`.
+        `train_repeats`; `per_class` K gives batches of P classes x K images (None: shuffled samples).
         """
         return self._sequence(
             True, batch_size, shuffle, augment, batch_transform, batch_transform_kwargs, oversample=oversample,
             repeats=repeats, seed=seed, workers=workers, use_multiprocessing=use_multiprocessing,
-            max_queue_size=max_queue_size, **compose_options,
+            max_queue_size=max_queue_size, per_class=per_class, **compose_options,
         )
 
     def test_sequence(self, batch_size=32, shuffle=False, augment=False, batch_transform=None,

@@ -7,6 +7,9 @@ sequence is built.
 import keras
 import numpy as np
 
+from .pk_sampling import pk_batch_order
+
+
 class DataSequence(keras.utils.PyDataset):
     """Batches of a dataset as a `keras.utils.PyDataset`, usable with every Keras backend.
 
@@ -22,6 +25,9 @@ class DataSequence(keras.utils.PyDataset):
         batch_size: samples per batch.
         shuffle: reshuffle the order after each epoch.
         oversample: repeat the members of smaller classes up to the size of the largest one.
+        per_class: K of batches of P = batch_size / K classes x K images (`datasets.pk_sampling`: classes and
+            images drawn anew every epoch, shuffle or not) instead of a permutation; None: a permutation.
+            The epoch keeps its number of batches (all full).
         repeats: passes over the data per epoch (an epoch of `repeats` sub-epochs).
         batch_transform: optional function `(x, y, **batch_transform_kwargs) -> batch` applied last.
         seed: seed of the augmentations and shuffling; `None` draws one from numpy's global state.
@@ -37,6 +43,7 @@ class DataSequence(keras.utils.PyDataset):
         batch_size=32,
         shuffle=False,
         oversample=False,
+        per_class=None,
         repeats=1,
         batch_transform=None,
         batch_transform_kwargs=None,
@@ -59,6 +66,7 @@ class DataSequence(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.oversample = oversample
+        self.per_class = None if per_class is None else int(per_class)
         self.repeats = int(repeats)
         self.batch_transform = batch_transform
         self.batch_transform_kwargs = dict(batch_transform_kwargs or {})
@@ -75,10 +83,14 @@ class DataSequence(keras.utils.PyDataset):
         self._make_order()
 
     def _make_order(self):
-        """The sample order of the current epoch: `repeats` permutations, one after the other."""
+        """The sample order of the current epoch: `repeats` permutations (or P x K orders), one after the
+        other; a function of (seed, epoch) alone, so that `set_epoch` replays an epoch."""
         rng = np.random.default_rng((self.seed, self.epoch, 2**31))
         orders = []
         for _ in range(self.repeats):
+            if self.per_class is not None:
+                orders.append(pk_batch_order(self.labels, self.batch_size, self.per_class, self.epoch_len, rng))
+                continue
             if self.oversample:
                 order = np.concatenate(
                     [self._oversampled_members(members, rng) for members in self.class_members.values()]
@@ -119,7 +131,7 @@ class DataSequence(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.epoch += 1
-        if self.shuffle:
+        if self.shuffle or self.per_class is not None:
             self._make_order()
 
     def set_epoch(self, epoch):

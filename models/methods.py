@@ -7,8 +7,8 @@ A method says
 - which output layer follows the network's `embedding` layer (`head`: a key of
   `models.heads.OUTPUT_HEADS`, or None),
 - its loss and its metrics (factories taking a `MethodContext` and the method's hyperparameters),
-- the metric its headline accuracy is logged as (`monitor`) and how test features score the classes
-  (`similarity`),
+- the metric its headline accuracy is logged as (`monitor`), how test features score the classes
+  (`similarity`) and how the training batches are drawn (`batch_sampler`),
 - its own command-line hyperparameters (`arguments`: `Argument`s, added to the parser of every
   training script generically and passed to `targets`/`loss` as plain keyword arguments).
 
@@ -121,7 +121,8 @@ class TrainingMethod:
     loss: Callable  # (context, **hyperparameters) -> Keras loss (function, Loss object or name)
     metrics: Callable  # (context, **hyperparameters) -> list of Keras metrics
     monitor: str  # name of the headline accuracy metric (logged as val_<monitor>)
-    similarity: str = "dot"  # how test features score classes: "dot" product or negative "distance"
+    similarity: str = "dot"  # "dot" or negative "distance" to the targets, or "centroids" (training.class_centroids)
+    batch_sampler: Optional[Callable] = None  # (**hyperparameters) -> train_sequence options; None: shuffled samples
     arguments: tuple = ()  # Argument entries: the method's own hyperparameters
     onehot_only: bool = False  # needs --embedding onehot
     classifier_head: bool = True  # whether --cls_weight may add the classifier head
@@ -133,8 +134,8 @@ class TrainingMethod:
     loss_weights: Optional[Callable] = None  # (context, **hyperparameters) -> one weight per output
 
     def __post_init__(self):
-        if self.similarity not in ("dot", "distance"):
-            raise ValueError("{}: similarity must be 'dot' or 'distance', got {!r}".format(self.name, self.similarity))
+        if self.similarity not in ("dot", "distance", "centroids"):
+            raise ValueError("{}: similarity {!r} is not dot, distance or centroids".format(self.name, self.similarity))
         if self.outputs is not None and (self.head is not None or self.classifier_head):
             raise ValueError("{}: a method with several outputs has no head and no classifier head".format(self.name))
 
@@ -413,13 +414,13 @@ register_method(TrainingMethod(
 # ---------------------------------------------------------------------------
 
 
-def _triplet_loss(context, triplet_margin, miner):
+def _triplet_loss(context, triplet_margin, miner, **_):
     from models.triplet import TripletLoss
 
     return TripletLoss(triplet_margin, miner)
 
 
-def _triplet_metrics(context, triplet_margin, miner):
+def _triplet_metrics(context, triplet_margin, miner, **_):
     from models.triplet import ActiveTripletFraction, BatchRecallAtOne
 
     return [ActiveTripletFraction(triplet_margin, miner), BatchRecallAtOne()]
@@ -427,18 +428,19 @@ def _triplet_metrics(context, triplet_margin, miner):
 
 register_method(TrainingMethod(
     name="triplet",
-    description="Triplet loss with online mining in each batch (--miner: semi_hard as FaceNet, batch_hard as "
-                "Hermans et al. 2017, or all valid triplets) on L2-normalized outputs, squared Euclidean "
-                "distance; targets are the class labels, so the class embedding (--embedding) only sets the "
-                "output size (e.g. the bits of binary codes). "
-                "Logs the fraction of active triplets and the in-batch Recall@1. Batches need several images "
-                "per class.",
+    description="Triplet loss with online mining in batches of P classes x K images (--miner: semi_hard as "
+                "FaceNet, batch_hard as Hermans et al. 2017, or all valid triplets) on L2-normalized outputs, "
+                "squared Euclidean distance; targets are the class labels, so --embedding only sets the output "
+                "size (e.g. the bits of binary codes). Logs the fraction of active triplets and the in-batch "
+                "Recall@1; the final accuracy is that of the nearest class centroid of the training features.",
     targets=label_targets, head="l2norm", loss=_triplet_loss, metrics=_triplet_metrics, monitor="recall_at_1",
+    similarity="centroids", batch_sampler=lambda per_class, **_: {"per_class": per_class},  # P x K batches
     arguments=(
         Argument("--triplet_margin", float, 0.2, "Margin of the triplet loss (squared distances on the unit "
                  "sphere lie in [0, 4]; FaceNet used 0.2).", metavar="MARGIN"),
         Argument("--miner", str, "semi_hard", "Which triplets of a batch the loss uses.",
                  choices=("batch_hard", "semi_hard", "all")),
+        Argument("--per_class", int, 4, "K: images per class in a training batch (P = --batch_size / K).", metavar="K"),
     ),
 ))
 

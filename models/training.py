@@ -188,12 +188,17 @@ def load_targets(embedding, dataset, data_root=None, **dataset_options):
     return matrix, data, False
 
 
-def make_sequences(data, transform, batch_size, val_batch_size=None, seed=None, read_workers=8, queue_size=100):
-    """Training and test batches `(x, targets)` made by the batch transform `transform`, for the replicas."""
+def make_sequences(data, transform, batch_size, val_batch_size=None, seed=None, read_workers=8, queue_size=100,
+                   train_options=None):
+    """Training and test batches `(x, targets)` made by the batch transform `transform`, for the replicas.
+
+    `train_options`: further options of the training sequence (a method's `batch_sampler`, e.g. P x K batches).
+    """
     from models.distribute import for_replicas
 
     loader_kwargs = {"workers": read_workers, "max_queue_size": queue_size}
-    train_data = data.train_sequence(batch_size, batch_transform=transform, seed=seed, **loader_kwargs)
+    train_data = data.train_sequence(batch_size, batch_transform=transform, seed=seed, **loader_kwargs,
+                                     **(train_options or {}))
     test_data = data.test_sequence(val_batch_size or batch_size, batch_transform=transform, **loader_kwargs)
     return for_replicas(train_data), for_replicas(test_data)
 
@@ -283,7 +288,7 @@ def evaluate(model, data, method, embedding, test_data, batch_size, read_workers
         features, scores = predictions[0][: data.num_test], predictions[1][: data.num_test]
     else:
         features = predictions[: data.num_test]
-        scores = class_scores(features, embedding, dot_prod_sim=method.similarity == "dot")
+        scores = method_class_scores(model, data, method, features, embedding, batch_size, read_workers, verbose)
     if feature_layer is not None:
         import keras
 
@@ -379,8 +384,9 @@ def train(dataset, embedding="onehot", *, data_root=None, dataset_options=None, 
 
     with scope:  # the one model, built and trained on all replicas
         transform = target_transform(loss, context, cls_head=cls_weight > 0, loss_kwargs=method_kwargs)
+        sampler_options = method.batch_sampler(**method_kwargs) if method.batch_sampler else None
         train_data, test_data = make_sequences(data, transform, batch_size, val_batch_size, seed, read_workers,
-                                               queue_size)
+                                               queue_size, sampler_options)
         model, network_top, previous_optimizer = build_or_resume(
             snapshot, method, context, method_kwargs, architecture, data.num_channels, architecture_kwargs,
             cls_weight, cls_base)
@@ -443,6 +449,31 @@ def class_scores(features, embedding, dot_prod_sim=True):
     if dot_prod_sim:
         return sim
     return 2 * sim - (embedding**2).sum(axis=1)[None, :] - (features**2).sum(axis=1)[:, None]
+
+
+def class_centroids(features, labels, num_classes):
+    """(num_classes, dim) mean of the L2-normalized feature rows of each class (zeros for an absent class)."""
+    features = np.asarray(features, dtype=np.float64)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    unit = features / np.where(norms > 0, norms, 1.0)
+    labels = np.asarray(labels, dtype=np.intp)
+    sums = np.zeros((num_classes, unit.shape[1]))
+    np.add.at(sums, labels, unit)
+    return sums / np.maximum(np.bincount(labels, minlength=num_classes), 1)[:, None]
+
+
+def method_class_scores(model, data, method, features, embedding, batch_size, read_workers=8, verbose=1):
+    """Class scores of the test `features` as `method.similarity` says: against the class targets `embedding`,
+    or ("centroids", for methods trained without class targets) the dot product with the class centroids of the
+    model's features of the unaugmented training images (-inf for a class without training images)."""
+    if method.similarity != "centroids":
+        return class_scores(features, embedding, dot_prod_sim=method.similarity == "dot")
+    inputs = data.train_sequence(batch_size, shuffle=False, augment=False, oversample=False, repeats=1,
+                                 workers=read_workers)
+    train_features = model.predict(for_replicas(inputs, inputs_only=True), verbose=verbose)[: data.num_train]
+    scores = class_scores(features, class_centroids(train_features, data.labels_train, data.num_classes))
+    scores[:, np.bincount(data.labels_train, minlength=data.num_classes) == 0] = -np.inf
+    return scores
 
 
 def print_evaluation(results, file=sys.stdout):
