@@ -70,7 +70,7 @@ def runs(tmp_path_factory):
                 "tensorflow"),
         "soft_labels": (["--loss", "soft_labels", "--soft_labels_beta", "4", "--hierarchy", tree], "tensorflow"),
         "smoothing": (["--loss", "crossentropy", "--label_smoothing", "0.2"], "tensorflow"),
-        "triplet": (["--loss", "triplet", "--miner", "batch_hard", "--triplet_margin", "0.3",
+        "triplet": (["--loss", "triplet", "--miner", "batch_hard", "--triplet_margin", "0.3", "--per_class", "10",
                      "--model_dump", d / "triplet.keras"], "jax"),
     }
     out, running = {}, []
