@@ -17,13 +17,6 @@ import zlib
 import numpy as np
 
 # ---------------------------------------------------------------------------
-# Errors for the command line: moved to cli.py, re-exported for old imports
-# ---------------------------------------------------------------------------
-
-from cli import UsageError, check_output_dir, cli_errors, exit_with_error, str2bool  # noqa: E402,F401
-
-
-# ---------------------------------------------------------------------------
 # Atomic writes: in atomic_files.py (class_hierarchy uses them without utils), re-exported
 # ---------------------------------------------------------------------------
 
@@ -398,43 +391,3 @@ def write_metrics_json(perf, path):
     with atomic_write(path, "w") as f:
         json.dump(clean, f, indent=2)
         f.write("\n")
-
-
-# ---------------------------------------------------------------------------
-# Lazy re-exports: model zoo (models/), losses, metrics and schedules, as the original `utils`
-# exported them. Lazy, so that scripts which only need the I/O above never import Keras.
-# To re-export a name, add it to `_LAZY_EXPORTS` (name -> module).
-# ---------------------------------------------------------------------------
-
-_LAZY_EXPORTS = {
-    "ARCHITECTURES": "models",
-    "L2Normalize": "models",
-    "build_network": "models",
-    "get_custom_objects": "models",
-    "l2norm": "models",
-}
-
-
-def __getattr__(name):
-    module_name = _LAZY_EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError("module 'utils' has no attribute {!r}".format(name))
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY_EXPORTS))
-
-
-# Losses, metrics and learning-rate schedules of the original `utils` (models/losses.py, models/schedules.py).
-_LAZY_EXPORTS.update({
-    name: "models.losses"
-    for name in ("inv_correlation", "squared_distance", "mean_distance", "devise_ranking_loss", "nn_accuracy", "top_k_acc")
-})
-_LAZY_EXPORTS.update({
-    name: "models.schedules" for name in ("LR_SCHEDULES", "get_lr_schedule", "add_lr_schedule_arguments")
-})

@@ -13,7 +13,8 @@ import warnings
 import keras
 import numpy as np
 
-import utils
+import atomic_files
+import cli
 from models.distribute import is_chief
 from models.model_info import read_class_ids, read_model_info, write_model_info  # noqa: F401 -- re-exported
 
@@ -24,13 +25,13 @@ def check_model_path(path, what="--model_dump"):
     """ValueError unless Keras can write a model to `path` (`.keras`, or legacy `.h5`)."""
     if path and not path.lower().endswith(MODEL_EXTENSIONS):
         raise ValueError("{} {}: the file name must end with .keras (or .h5 for the legacy format)".format(what, path))
-    utils.check_output_dir(path, what)
+    cli.check_output_dir(path, what)
 
 
 def check_weights_path(path, what="--weight_dump"):
     if path and not path.lower().endswith((".h5", ".hdf5")):
         raise ValueError("{} {}: the file name must end with .weights.h5 (or .h5)".format(what, path))
-    utils.check_output_dir(path, what)
+    cli.check_output_dir(path, what)
 
 
 def save_model(model, path, info=None):
@@ -47,7 +48,7 @@ def save_model(model, path, info=None):
         finally:
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return
-    with utils.atomic_path(path) as tmp_path, _quiet_h5_warning():
+    with atomic_files.atomic_path(path) as tmp_path, _quiet_h5_warning():
         model.save(tmp_path)
         if info:
             write_model_info(tmp_path, info)
@@ -58,7 +59,7 @@ def check_writable(path, flag):
     not after the first epoch)."""
     if not path:
         return
-    utils.check_output_dir(path, flag)
+    cli.check_output_dir(path, flag)
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".tmp-write-check-")
@@ -70,7 +71,7 @@ def check_writable(path, flag):
 
 def remove_stale_temp_files(path):
     """Remove the temporary files that an interrupted atomic write of `path` left beside it
-    (`.tmp-*-<name>`, see `utils.atomic_path`); returns their names."""
+    (`.tmp-*-<name>`, see `atomic_files.atomic_path`); returns their names."""
     directory, name = os.path.split(os.path.abspath(path))
     stale = [f for f in os.listdir(directory) if f.startswith(".tmp-") and f.endswith("-" + name)]
     for f in stale:
@@ -86,7 +87,7 @@ def save_weights(model, path):
     """
     if not is_chief():
         return
-    with utils.atomic_path(path) as tmp_path:
+    with atomic_files.atomic_path(path) as tmp_path:
         if path.lower().endswith(".weights.h5"):
             model.save_weights(tmp_path)
         else:

@@ -2,7 +2,6 @@
 added with one entry that the script and `train()` pick up with nothing else changed."""
 
 import argparse
-import ast
 import os
 import subprocess
 import sys
@@ -146,71 +145,6 @@ def test_serializable_objects_are_registered_in_any_import_order(first):
                   "'NearestEmbeddingAccuracy', 'TopKAccuracy', 'inv_correlation', 'squared_distance', "
                   "'DeviseRankingLoss', 'InverseTimeDecaySGD')))".format(first), backend="jax")  # JAX: quicker to import
     assert out.strip().splitlines()[-1] == "True"
-
-
-# ---------------------------------------------------------------------------
-# The models package: no import cycle (module-level and function-level imports), modules < 500 lines
-# ---------------------------------------------------------------------------
-
-
-def _models_import_graph():
-    root = os.path.join(REPO_ROOT, "models")
-    modules = {f[:-3] for f in os.listdir(root) if f.endswith(".py")}
-    graph = {}
-    for name in modules:
-        with open(os.path.join(root, name + ".py")) as f:
-            tree = ast.parse(f.read())
-        edges = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level == 1 or base.startswith("models"):
-                    target = base[len("models."):] if base.startswith("models.") else base
-                    if target in modules:
-                        edges.add(target)
-                    elif base in ("models", "") or node.level == 1 and not base:
-                        edges.update(a.name for a in node.names if a.name in modules)
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name.startswith("models.") and alias.name[7:] in modules:
-                        edges.add(alias.name[7:])
-        edges.discard(name)
-        graph[name] = edges
-    return graph
-
-
-def _find_cycle(graph):
-    state = {}
-
-    def visit(node, path):
-        state[node] = "open"
-        for nxt in sorted(graph.get(node, ())):
-            if state.get(nxt) == "open":
-                return path + [node, nxt]
-            if nxt not in state:
-                cycle = visit(nxt, path + [node])
-                if cycle:
-                    return cycle
-        state[node] = "done"
-        return None
-
-    for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node, [])
-            if cycle:
-                return cycle
-    return None
-
-
-def test_models_package_has_no_import_cycle_and_no_module_over_500_lines():
-    graph = _models_import_graph()
-    assert {"methods", "heads", "training"} <= set(graph)
-    assert "heads" in graph["training"] and "methods" in graph["heads"]  # the graph sees the edges
-    assert _find_cycle(graph) is None, _find_cycle(graph)
-    assert _find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) is not None  # the check can fail
-    for name in graph:
-        with open(os.path.join(REPO_ROOT, "models", name + ".py")) as f:
-            assert sum(1 for _ in f) <= 500, name
 
 
 def test_argument_adds_its_flag():
