@@ -32,7 +32,7 @@ from collections import namedtuple
 import numpy as np
 
 from search import codes as binary_codes
-from search.pq import check_pq, faiss_module
+from search.pq import as_float32_features, check_pq, faiss_module
 
 INDEX_FORMAT = "semantic-embeddings image index"
 INDEX_VERSION = 1
@@ -171,18 +171,6 @@ def check_code_kind(codes):
 # ---------------------------------------------------------------------------
 
 
-def _as_features(features, what="features"):
-    features = np.asarray(features)
-    if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
-        raise ValueError("{} must be a 2-D array of numbers (images x dimensions), got {} of shape {}".format(
-            what, features.dtype, features.shape))
-    features = np.ascontiguousarray(features, dtype=np.float32)
-    bad = ~np.isfinite(features).all(axis=1)
-    if bad.any():
-        raise ValueError("{}: vector {} contains NaN or inf".format(what, int(np.flatnonzero(bad)[0])))
-    return features
-
-
 def l2_normalize(features, what="features"):
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     if (norms == 0).any():
@@ -232,7 +220,7 @@ class ImageIndex:
     def prepare_queries(self, queries, what="query features"):
         """Queries as the index compares them: float32, L2-normalized where the index is; ValueError naming
         `what` when their dimension differs from the index's."""
-        queries = _as_features(queries, what)
+        queries = as_float32_features(queries, what)
         if queries.shape[1] != self.dim:
             raise ValueError("{} have {} dimensions, but the index{} was built from {}-dimensional features".format(
                 what, queries.shape[1], " " + self.source if self.source else "", self.dim))
@@ -305,7 +293,7 @@ def build_index(features, ids=None, labels=None, paths=None, codes="float", num_
     seed - of the k-means training of "pq" / "ivfpq"; ids, labels, paths - per image (ids default 0..N-1).
     """
     kind = check_code_kind(codes)
-    features = _as_features(features)
+    features = as_float32_features(features)
     if len(features) == 0:
         raise ValueError("no features to index")
     ids = list(range(len(features))) if ids is None else list(ids)

@@ -37,10 +37,12 @@ def check_pq(num_dims, num_bytes, nbits=8):
     return num_sub
 
 
-def _float32(features, what="features"):
+def as_float32_features(features, what="features"):
+    """`features` as a contiguous float32 (images x dimensions) array; ValueError naming `what` for another
+    shape, a non-numeric array or a vector with NaN or inf."""
     features = np.asarray(features)
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.number):
-        raise ValueError("{} must be a 2-D array of numbers, got {} of shape {}".format(
+        raise ValueError("{} must be a 2-D array of numbers (images x dimensions), got {} of shape {}".format(
             what, features.dtype, features.shape))
     features = np.ascontiguousarray(features, dtype=np.float32)
     bad = ~np.isfinite(features).all(axis=1)
@@ -56,7 +58,7 @@ def train_pq(features, num_bytes, seed=0, nbits=8, max_train_points=65536):
     ValueError if fewer than 2^nbits vectors are given (each centroid needs one).
     """
     faiss = faiss_module()
-    features = _float32(features)
+    features = as_float32_features(features)
     num_sub = check_pq(features.shape[1], num_bytes, nbits)
     if len(features) < 2 ** nbits:
         raise ValueError("PQ with {} bits per sub-vector needs at least {} training vectors, got {}".format(
@@ -74,7 +76,7 @@ def train_pq(features, num_bytes, seed=0, nbits=8, max_train_points=65536):
 
 def pq_encode(pq, features):
     """Codes (N, code bytes) uint8 of `features` under the trained quantizer `pq`."""
-    features = _float32(features)
+    features = as_float32_features(features)
     if features.shape[1] != pq.d:
         raise ValueError("features have {} dimensions, the quantizer {}".format(features.shape[1], pq.d))
     return pq.compute_codes(features)
