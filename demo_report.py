@@ -26,7 +26,9 @@ import cli
 import utils
 
 # The figures the summary reports per method, in this order (names as evaluate_retrieval.py writes them).
-SUMMARY_METRICS = ("AHP@250 (LCS_HEIGHT)", "P@10 (LCS_HEIGHT)", "Accuracy")
+# The five columns of README's demo table (all "higher is better" fractions); AP is shown as mAP there.
+SUMMARY_METRICS = ("AHP@250 (LCS_HEIGHT)", "P@10 (LCS_HEIGHT)", "Accuracy", "Hierarchical Accuracy", "AP")
+COLUMN_NAMES = {"AP": "mAP", "Hierarchical Accuracy": "Hierarchical Acc."}
 
 # Width in pixels of the coloured frame around each retrieved image.
 TILE_BORDER = 3
@@ -153,7 +155,7 @@ def summary_markdown(summary, caption=None):
     labels = list(summary)
     metrics = list(next(iter(summary.values()))) if summary else []
     best = {m: max(summary[lbl][m] for lbl in labels) for m in metrics}
-    lines = ["| Method | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    lines = ["| Method | " + " | ".join(COLUMN_NAMES.get(m, m) for m in metrics) + " |", "|---|" + "---:|" * len(metrics)]
     for label in labels:
         cells = []
         for m in metrics:

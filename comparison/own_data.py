@@ -47,9 +47,8 @@ def write_report(dataset, data_root, dataset_kwargs, hierarchy, classes_from, fe
 
     loaded = {label: utils.load_features(path)[1] for label, path in features.items()}
     tables = [D.load_metrics_json(path) for path in metric_files]
-    # The README demo table's five columns (all "higher is better" fractions, as summary_markdown shows them).
-    summary_metrics = ("AHP@{} (LCS_HEIGHT)".format(plot_max), "P@10 (LCS_HEIGHT)", "Accuracy", "Hierarchical Accuracy",
-                       "AP")
+    # The demo table's five columns, with AHP@K at this run's K.
+    summary_metrics = ("AHP@{} (LCS_HEIGHT)".format(plot_max),) + D.SUMMARY_METRICS[1:]
     summary = D.build_summary(*tables, labels=list(loaded), metrics=summary_metrics)
     csv_ks, csv_curves = D.read_hp_csv(hp_csv)
     curves = D.hp_curves(csv_ks, csv_curves, list(loaded), tables, plot_max)
