@@ -155,7 +155,8 @@ def summary_markdown(summary, caption=None):
     labels = list(summary)
     metrics = list(next(iter(summary.values()))) if summary else []
     best = {m: max(summary[lbl][m] for lbl in labels) for m in metrics}
-    lines = ["| Method | " + " | ".join(COLUMN_NAMES.get(m, m) for m in metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    header = " | ".join(COLUMN_NAMES.get(m, m) for m in metrics)
+    lines = ["| Method | " + header + " |", "|---|" + "---:|" * len(metrics)]
     for label in labels:
         cells = []
         for m in metrics:
