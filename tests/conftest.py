@@ -36,3 +36,8 @@ def assert_one_line_error(result, *fragments):
     assert len(lines) == 1, result.stderr
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def pytest_configure(config):
+    # The end-to-end runs of the one-command comparisons (several models each); `make test` runs them too.
+    config.addinivalue_line("markers", "slow: an end-to-end run of a shell script that trains several models")
