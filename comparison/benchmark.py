@@ -99,6 +99,8 @@ def run_comparison(data_root, out_dir, methods="hierarchy", budget=None, classes
                  "budget_settings": budget.__dict__, "command": command or "hierarchy_benchmark.py",
                  "wall_seconds": time.time() - start, "machine": machine, "notes": notes,
                  "train_seconds_total": sum(records[m]["train_seconds"] for m in models_here if m in records)}
+        if name == "benchmark":
+            setup["chance"] = scorer.chance_levels()
         for path in write_report(out_dir, name, report_rows, setup, scorer.cutoff):
             log("Wrote {}".format(path))
     log("Done in {:.0f} s".format(time.time() - start))

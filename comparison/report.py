@@ -51,6 +51,8 @@ REPORTS = {
 
 
 def cell_value(row, metric, cutoff):
+    if "metrics" not in row:  # a plain {metric: value} record
+        row = {"metrics": row}
     if metric == "train_seconds":
         value = None if row.get("crm") else row.get("train_seconds")
     elif metric == "code":  # what is ranked: float features or the bits of their signs
@@ -89,6 +91,10 @@ def setup_lines(setup):
              "- wall time of this invocation: {:.0f} s; training time of all models: {:.0f} s".format(
                  setup["wall_seconds"], setup["train_seconds_total"]),
              "- machine: {}".format(setup["machine"])]
+    for name, point in setup.get("chance", {}).items():
+        lines.append("- without a model, {}{}: top-1 error {}, mistake severity {}".format(
+            name, " ({})".format(point["class"]) if point.get("class") else "", _percent(point["Top-1 Error"]),
+            "-" if cell_value(point, "Mistake Severity", None) is None else _two(point["Mistake Severity"])))
     lines += ["- note: {}".format(note) for note in setup.get("notes", [])]
     return lines
 
@@ -109,7 +115,7 @@ def write_report(out_dir, name, rows, setup, cutoff):
         plot_hp_curves(written[-1], curves, cutoff, title)
     if severity_plot and any(r["metrics"].get("Mistake Severity") is not None for r in rows):
         written.append(os.path.join(out_dir, "error_vs_severity.png"))
-        plot_error_vs_severity(written[-1], rows, title)
+        plot_error_vs_severity(written[-1], rows, title, json_safe(setup.get("chance", {})))
     return written
 
 
@@ -166,27 +172,33 @@ def plot_hp_curves(path, rows, cutoff, title):
     _save(fig, path)
 
 
-def plot_error_vs_severity(path, rows, title):
-    """Top-1 error (x) against mistake severity (y), one point per row; an arrow from a model to its CRM row."""
+def plot_error_vs_severity(path, rows, title, chance=None):
+    """Top-1 error (x) against mistake severity (y), one point per row (legend beside the plot, so that close
+    points stay readable); an arrow from a model to its CRM row; `chance` ({name: {"Mistake Severity": ...}}):
+    dashed lines of the severities reached without a model."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.8, 4.8))
-    points, labels_at = {}, {}
-    for i, row in enumerate(rows):
+    fig, ax = plt.subplots(figsize=(8.4, 4.8))
+    points = {}
+    for row in rows:
         error, severity = row["metrics"].get("Top-1 Error"), row["metrics"].get("Mistake Severity")
         if error is None or severity is None:
             continue
-        points[row["key"]] = (100 * error, severity)
-        labels_at.setdefault(points[row["key"]], []).append(row["label"])
         marker = "x" if row.get("crm") else "o"
-        ax.scatter(100 * error, severity, marker=marker, s=45, color="C{}".format(i % 10), zorder=3)
-    for (x, y), labels in labels_at.items():  # rows on the same spot share one label, one name a line
-        ax.annotate("\n".join(labels), (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7, va="bottom")
+        ax.scatter(100 * error, severity, marker=marker, s=50, color=plt.cm.tab20(len(points) % 20), zorder=3,
+                   label=row["label"])
+        points[row["key"]] = (100 * error, severity)
     for key, (x, y) in points.items():
         if key.endswith("+crm") and key[:-4] in points:
             x0, y0 = points[key[:-4]]
             ax.annotate("", (x, y), (x0, y0), arrowprops=dict(arrowstyle="->", color="grey", lw=0.8))
+    for name, point in (chance or {}).items():
+        if point.get("Mistake Severity") is not None:
+            ax.axhline(point["Mistake Severity"], color="grey", linestyle="--", linewidth=0.8)
+            ax.annotate(name, (0.01, point["Mistake Severity"]), xycoords=("axes fraction", "data"), fontsize=7,
+                        color="grey", va="bottom")
     ax.set_xlabel("top-1 error (%)")
     ax.set_ylabel("mistake severity (mean LCA height of the mistakes)")
-    ax.set_title("{}\nlower left is better; x = CRM at test time".format(title), fontsize=9)
+    ax.set_title("{}\nlower left is better; x = CRM at test time (arrow from its model)".format(title), fontsize=9)
     ax.grid(True, alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
     _save(fig, path)

@@ -167,6 +167,23 @@ class Scorer:
         features = predict(cut, test_set_inputs(self.data, self.batch_size), "{} features".format(source))
         return features.reshape(len(self.labels), -1)
 
+    def chance_levels(self):
+        """Reference points without a model: guessing uniformly among the other classes, and always predicting
+        the one class of least mean LCA height to the test images (the best constant guess).
+        Returns {name: {"Top-1 Error", "Mistake Severity", "class" (the constant's id)}}."""
+        from metrics.hierarchical import lca_heights
+
+        heights = lca_heights(self.hierarchy, self.class_ids)
+        num = len(self.class_ids)
+        counts = np.bincount(self.labels, minlength=num).astype(float)
+        mean_other = (heights.sum(1) / (num - 1)) if num > 1 else np.zeros(num)
+        uniform = {"Top-1 Error": 1.0 - 1.0 / num, "Mistake Severity": float(counts @ mean_other / counts.sum())}
+        constant = int(np.argmin(counts @ heights))  # least mean LCA height over the test images (HD@1)
+        wrong = counts.sum() - counts[constant]
+        best = {"Top-1 Error": float(wrong / counts.sum()), "class": self.class_ids[constant],
+                "Mistake Severity": float(counts @ heights[:, constant] / wrong) if wrong else float("nan")}
+        return {"uniform random guess": uniform, "best constant guess": best}
+
     def classification(self, scores, crm=False):
         from evaluate_classification_accuracy import evaluate_classification
 

@@ -201,6 +201,29 @@ def test_trained_model_is_not_trained_again(tmp_path):
     assert crunner.trained_record(entry, budget, out) is None
 
 
+def test_chance_levels_by_brute_force():
+    import cli
+
+    hierarchy = cli.load_hierarchy(TREE, False, True)
+    scorer = object.__new__(crunner.Scorer)  # only what chance_levels reads
+    scorer.hierarchy, scorer.class_ids = hierarchy, FAKE_WNIDS
+    scorer.labels = np.array([0, 0, 0, 1, 2, 3, 3, 4])
+    levels = scorer.chance_levels()
+    num = len(FAKE_WNIDS)
+    height = [[lca_height_loop(hierarchy, a, b) if a != b else 0 for b in FAKE_WNIDS] for a in FAKE_WNIDS]
+    # Guessing uniformly: every other class equally often, for every image.
+    uniform = np.mean([np.mean([height[y][j] for j in range(num) if j != y]) for y in scorer.labels])
+    assert levels["uniform random guess"]["Mistake Severity"] == pytest.approx(uniform)
+    assert levels["uniform random guess"]["Top-1 Error"] == pytest.approx(1 - 1 / num)
+    # The best constant guess: try every class.
+    hd1 = [np.mean([height[y][j] for y in scorer.labels]) for j in range(num)]
+    best = int(np.argmin(hd1))
+    wrong = [y for y in scorer.labels if y != best]
+    assert levels["best constant guess"]["class"] == FAKE_WNIDS[best]
+    assert levels["best constant guess"]["Mistake Severity"] == pytest.approx(np.mean([height[y][best] for y in wrong]))
+    assert levels["best constant guess"]["Top-1 Error"] == pytest.approx(len(wrong) / len(scorer.labels))
+
+
 def fake_rows():
     def row(key, label, error, severity, ahp, crm=False, curve=True):
         metrics = {"Top-1 Error": error, "Accuracy": 1 - error, "Mistake Severity": severity,
@@ -238,7 +261,9 @@ def test_hashing_table_names_the_code():
 
 def test_write_report_json_markdown_and_pictures(tmp_path):
     setup = {"data": "d", "classes": 3, "train_images": 30, "test_images": 120, "image_size": 32, "budget": "b",
-             "command": "cmd", "wall_seconds": 1.0, "train_seconds_total": 120.0, "machine": "m", "notes": ["n"]}
+             "command": "cmd", "wall_seconds": 1.0, "train_seconds_total": 120.0, "machine": "m", "notes": ["n"],
+             "chance": {"uniform random guess": {"Top-1 Error": 0.995, "Mistake Severity": 11.5},
+                        "best constant guess": {"Top-1 Error": 0.99, "Mistake Severity": float("nan"), "class": "x"}}}
     written = creport.write_report(str(tmp_path), "benchmark", fake_rows(), setup, 250)
     names = sorted(os.path.basename(p) for p in written)
     assert names == ["benchmark.json", "benchmark.md", "error_vs_severity.png", "hp_curves.png"]
@@ -251,6 +276,8 @@ def test_write_report_json_markdown_and_pictures(tmp_path):
     with open(written[1]) as f:
         text = f.read()
     assert "`cmd`" in text and "- note: n" in text
+    assert "uniform random guess: top-1 error 99.50%, mistake severity 11.500" in text
+    assert "best constant guess (x): top-1 error 99.00%, mistake severity -" in text
 
 
 def test_cli_errors_are_one_line(tmp_path):
