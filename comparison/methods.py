@@ -26,8 +26,8 @@ from collections import OrderedDict
 from typing import Optional
 
 # The network of every model: a 7-layer plain CNN (Plain-11's layer types; 0.18 M parameters with 200
-# outputs), the demo's network. At 32x32 one epoch of Tiny ImageNet's 100,000 training images takes
-# about 3 minutes on an idle 2-core CPU (measured; see RESULTS.md for the run's own figures).
+# outputs), the demo's network. At 32x32 one epoch of Tiny ImageNet's 100,000 training images took 233-452 s
+# per model on the shared 2-core machine (RESULTS.md).
 SMALL_NET = {"filters": [32, 32, "ap", 64, 64, "ap", 128, "gap", "fc128"]}
 
 

@@ -13,9 +13,10 @@
 # is not trained again, so an interrupted run resumes (run the same command again).
 #
 # Budget: the demo's 7-layer plain CNN (0.18 M parameters) at 32x32, SGD from lr 0.1 decayed to 0.01,
-# batch 100, seed 0, EPOCHS (default 2) epochs. One epoch over the 100,000 training images took about
-# 3 minutes on the idle 2-core machine and 10 minutes while ~8 other jobs shared it (measured; see
-# RESULTS.md), so one model trains in at most 15 minutes with EPOCHS=1 under load, EPOCHS=2 when idle.
+# batch 100, seed 0, EPOCHS (default 1) epochs. Measured on the shared 2-core machine (load 3-7 from other
+# jobs, 1 Dec 2026): one epoch over the 100,000 training images took 233-452 s per model (under 15 minutes
+# even at twice that load), the nine models of the hierarchy set 47.5 minutes in all, METHODS=hashing 13
+# more; QUICK=1 on the real data 150 s. Results: RESULTS.md.
 #
 # Environment: OUT (hierarchy-benchmark-output), QUICK=1, METHODS (hierarchy | hashing | all | comma-separated
 # row keys), EPOCHS, IMAGE_SIZE (32), SEED (0), CLASSES / TRAIN_PER_CLASS / TEST_PER_CLASS (a subset),
