@@ -12,6 +12,26 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 
+def _wordnet_data():
+    import wordnet
+
+    return os.path.join(wordnet.DEFAULT_WORDNET_DIR, "data.noun")
+
+
+WORDNET_DATA = _wordnet_data()
+needs_wordnet = pytest.mark.skipif(not os.path.exists(WORDNET_DATA), reason="WordNet 3.0 not installed")
+
+
+@pytest.fixture(scope="module")
+def wn():
+    """The WordNet 3.0 noun database (Debian's wordnet-base), or skip."""
+    if not os.path.exists(WORDNET_DATA):
+        pytest.skip("WordNet 3.0 not installed")
+    import wordnet
+
+    return wordnet.load_wordnet()
+
+
 def reference_file(*parts):
     """Path of a file in ../shared/reference/, or skip the test when the folder is absent."""
     path = os.path.join(REFERENCE_DIR, *parts)

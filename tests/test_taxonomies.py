@@ -15,18 +15,9 @@ import encode_hierarchy
 import wordnet
 import wordnet_hierarchy as ilsvrc_tool
 from class_hierarchy import ClassHierarchy
-from conftest import REPO_ROOT, assert_one_line_error, reference_file, run_script
+from conftest import REPO_ROOT, assert_one_line_error, needs_wordnet, reference_file, run_script
 from taxonomy import cifar, indented
 
-WORDNET_DATA = os.path.join(wordnet.DEFAULT_WORDNET_DIR, 'data.noun')
-needs_wordnet = pytest.mark.skipif(not os.path.exists(WORDNET_DATA), reason='WordNet 3.0 not installed')
-
-
-@pytest.fixture(scope='module')
-def wn():
-    if not os.path.exists(WORDNET_DATA):
-        pytest.skip('WordNet 3.0 not installed')
-    return wordnet.load_wordnet()
 
 
 # ----------------------------------------------------------------------------------------------- WordNet

@@ -13,7 +13,7 @@ import wordnet
 import wordnet_hierarchy
 from class_hierarchy import ClassHierarchy
 import error_bounds as eb
-from conftest import REPO_ROOT, SHARED_DATA_DIR
+from conftest import REPO_ROOT, SHARED_DATA_DIR, needs_wordnet
 from taxonomy import wnids as wnid_lists
 
 TARBALL = os.path.join(SHARED_DATA_DIR, 'tiny-imagenet-200.tar.gz')
@@ -21,8 +21,6 @@ TREE = os.path.join(REPO_ROOT, 'TinyImageNet-Hierarchy', 'tiny-imagenet.parent-c
 NAMES = os.path.join(REPO_ROOT, 'TinyImageNet-Hierarchy', 'tiny-imagenet.names.txt')
 EMBEDDING = os.path.join(REPO_ROOT, 'embeddings', 'tiny-imagenet.unitsphere.pickle')
 
-needs_wordnet = pytest.mark.skipif(not os.path.exists(os.path.join(wordnet.DEFAULT_WORDNET_DIR, 'data.noun')),
-                                   reason='WordNet 3.0 not installed')
 needs_tarball = pytest.mark.skipif(not os.path.exists(TARBALL), reason='tiny-imagenet-200.tar.gz not available')
 
 
