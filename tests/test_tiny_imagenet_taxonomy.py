@@ -9,7 +9,6 @@ import pytest
 
 import compute_class_embedding
 import utils
-import wordnet
 import wordnet_hierarchy
 from class_hierarchy import ClassHierarchy
 import error_bounds as eb
