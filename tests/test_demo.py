@@ -178,11 +178,12 @@ def test_report_cli_end_to_end(tmp_path):
     rng = np.random.default_rng(5)
     utils.save_features(str(tmp_path / "a.npz"), rng.normal(size=(40, 10)))
     utils.save_features(str(tmp_path / "b.pickle"), rng.normal(size=(40, 10)))
-    metrics = {"A": {"AHP@250 (LCS_HEIGHT)": 0.5, "P@10 (LCS_HEIGHT)": 0.4},
-               "B": {"AHP@250 (LCS_HEIGHT)": 0.3, "P@10 (LCS_HEIGHT)": 0.2}}
+    metrics = {"A": {"AHP@250 (LCS_HEIGHT)": 0.5, "P@10 (LCS_HEIGHT)": 0.4, "AP": 0.375},
+               "B": {"AHP@250 (LCS_HEIGHT)": 0.3, "P@10 (LCS_HEIGHT)": 0.2, "AP": 0.5}}
     (tmp_path / "r.json").write_text(json.dumps(metrics))
-    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25, "Avg. Accuracy": 0.3},
-                                                 "B": {"Accuracy": 0.125}}))
+    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25, "Avg. Accuracy": 0.3,
+                                                       "Hierarchical Accuracy": 0.75},
+                                                 "B": {"Accuracy": 0.125, "Hierarchical Accuracy": 0.625}}))
     (tmp_path / "hp.csv").write_text("k;A;B\n" + "".join("{};{};{}\n".format(k, 1 / k, 0.5) for k in range(1, 31)))
     out = tmp_path / "out"
     argv = ["report", "--dataset", "Fashion-MNIST", "--data_root", str(data), "--hierarchy", tree,
@@ -192,14 +193,15 @@ def test_report_cli_end_to_end(tmp_path):
             "--out", str(out), "--num_queries", "3", "--top_k", "5", "--plot_max", "20"]
     assert D.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary) == ["A", "B"] and summary["B"] == dict(metrics["B"], Accuracy=0.125)
-    assert "| A | **50.00%** | **40.00%** | **25.00%** |" in (out / "summary.md").read_text()
+    assert list(summary) == ["A", "B"]
+    assert summary["B"] == dict(metrics["B"], **{"Accuracy": 0.125, "Hierarchical Accuracy": 0.625})
+    assert "| A | **50.00%** | **40.00%** | **25.00%** | **75.00%** | 37.50% |" in (out / "summary.md").read_text()
     for png in ("hp_curves.png", "retrieval_examples.png"):
         content = (out / png).read_bytes()
         assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 5000
 
     # Bad input: one line on stderr, exit status 1, no traceback.
-    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25}}))
+    (tmp_path / "c.json").write_text(json.dumps({"A": {"Accuracy": 0.25, "Hierarchical Accuracy": 0.75}}))
     result = subprocess.run([sys.executable, os.path.join(REPO, "demo_report.py")] + argv,
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 1
