@@ -102,6 +102,9 @@ def setup_lines(setup):
 def write_report(out_dir, name, rows, setup, cutoff):
     """Write `<name>.json` and `<name>.md` (and the pictures) for `rows`; returns the written paths."""
     columns, title, severity_plot = REPORTS[name]
+    if "classes" in setup and "epochs" in setup.get("budget_settings", {}):
+        title = "{} ({} classes, {} epoch{})".format(title, setup["classes"], setup["budget_settings"]["epochs"],
+                                                     "s" if setup["budget_settings"]["epochs"] != 1 else "")
     written = [os.path.join(out_dir, name + ".json"), os.path.join(out_dir, name + ".md")]
     write_json(written[0], json_safe({"setup": setup, "cutoff": cutoff, "rows": rows}))
     text = ["# {}".format(title), ""] + setup_lines(setup) + ["", markdown_table(rows, columns, cutoff), "",
