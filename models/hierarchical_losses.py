@@ -34,6 +34,7 @@ from keras import ops
 
 from class_hierarchy import HierarchyError
 from models.serialization import PACKAGE
+from models.target_distributions import check_non_negative
 
 
 # ---------------------------------------------------------------------------
@@ -201,10 +202,7 @@ class HierarchicalCrossEntropy(keras.losses.Loss):
 
 
 def check_hxe_alpha(alpha):
-    alpha = float(alpha)
-    if not np.isfinite(alpha) or alpha < 0:
-        raise ValueError("--hxe_alpha must be a non-negative number, got {!r}".format(alpha))
-    return alpha
+    return check_non_negative(alpha, "--hxe_alpha")
 
 
 def hxe_loss(hierarchy, class_ids, alpha):

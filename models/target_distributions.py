@@ -28,11 +28,16 @@ import numpy as np
 from class_hierarchy import HierarchyError
 
 
+def check_non_negative(value, flag):
+    """`value` as a float; ValueError naming `flag` unless it is finite and >= 0 (HXE's alpha, soft labels' beta)."""
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError("{} must be a non-negative number, got {!r}".format(flag, value))
+    return value
+
+
 def check_soft_labels_beta(beta):
-    beta = float(beta)
-    if not np.isfinite(beta) or beta < 0:
-        raise ValueError("--soft_labels_beta must be a non-negative number, got {!r}".format(beta))
-    return beta
+    return check_non_negative(beta, "--soft_labels_beta")
 
 
 def soft_label_matrix(hierarchy, class_ids, beta):
